@@ -1,0 +1,3 @@
+module github.com/websock/websock
+
+go 1.26.8
