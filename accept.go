@@ -1,0 +1,217 @@
+package websock
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/websock/websock/internal/handshake"
+)
+
+// AcceptOptions configures the server side of a connection. The zero value
+// is a secure default: same-origin browsers only, no subprotocol, no
+// extension, DefaultReadLimit.
+type AcceptOptions struct {
+	// Subprotocols lists the subprotocols the server speaks, most preferred
+	// first. The first one the client also offers is chosen (RFC 6455
+	// §4.2.2); if there is none, the connection is made without subprotocol.
+	Subprotocols []string
+
+	// OriginPatterns lists the hosts, besides the request's own, that
+	// browsers may connect from, as path.Match patterns on the Origin's
+	// host (with port, if any), e.g. "example.com" or "*.example.com".
+	// Requests without Origin (non-browser clients) are always allowed.
+	OriginPatterns []string
+
+	// InsecureSkipOriginCheck allows every origin. It exposes the endpoint
+	// to cross-site WebSocket hijacking from any web page; use
+	// OriginPatterns instead where possible.
+	InsecureSkipOriginCheck bool
+
+	// Hooks inspect the request and may add response headers or refuse.
+	Hooks []HandshakeHook
+
+	// Extensions lists the extensions the server supports, e.g.
+	// &PerMessageDeflate{}. At most one of them is used per connection.
+	Extensions []Extension
+
+	// ReadLimit is the largest message accepted, in bytes after
+	// decompression; 0 means DefaultReadLimit, negative means no limit.
+	ReadLimit int64
+
+	// MaxFrameSize is the largest frame payload accepted; 0 means no limit
+	// beyond ReadLimit.
+	MaxFrameSize int64
+
+	// HandshakeTimeout bounds writing the handshake response; 0 means
+	// DefaultHandshakeTimeout. Reading the request is bounded by the
+	// http.Server's ReadHeaderTimeout.
+	HandshakeTimeout time.Duration
+
+	// CloseTimeout bounds each wait of the closing handshake; 0 means
+	// DefaultCloseTimeout.
+	CloseTimeout time.Duration
+}
+
+// Accept upgrades an HTTP request to a WebSocket connection (RFC 6455 §4.2).
+// If the request is not an acceptable WebSocket handshake, Accept answers it
+// with the matching HTTP status and a one-line reason, and returns the
+// error (a *HandshakeError). opts may be nil.
+func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	if opts == nil {
+		opts = &AcceptOptions{}
+	}
+	respHeader := http.Header{}
+	if err := checkRequest(r, opts, respHeader); err != nil {
+		var he *HandshakeError
+		if !errors.As(err, &he) {
+			he = &HandshakeError{Status: http.StatusForbidden, Reason: err.Error()}
+		}
+		for k, v := range respHeader {
+			w.Header()[k] = v
+		}
+		http.Error(w, he.Reason, he.Status)
+		return nil, he
+	}
+
+	sub := selectSubprotocol(r, opts.Subprotocols)
+	if sub != "" {
+		respHeader.Set("Sec-WebSocket-Protocol", sub)
+	}
+	var codec Codec
+	var extHeader string
+	if len(opts.Extensions) > 0 {
+		offers, _ := ParseExtensions(r.Header.Values("Sec-WebSocket-Extensions"))
+		for _, ext := range opts.Extensions {
+			var mine []ExtensionOffer
+			for _, o := range offers {
+				if o.Name == ext.Name() {
+					mine = append(mine, o)
+				}
+			}
+			if len(mine) == 0 {
+				continue
+			}
+			if resp, cd, ok := ext.Negotiate(mine); ok {
+				codec, extHeader = cd, resp.String()
+				respHeader.Set("Sec-WebSocket-Extensions", extHeader)
+				break
+			}
+		}
+	}
+
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		if codec != nil {
+			codec.Close()
+		}
+		http.Error(w, "websocket: connection cannot be upgraded", http.StatusInternalServerError)
+		return nil, fmt.Errorf("websock: accept: hijack: %w", err)
+	}
+	timeout := opts.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	nc.SetDeadline(time.Now().Add(timeout))
+	bw := brw.Writer
+	bw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ")
+	bw.WriteString(handshake.AcceptKey(r.Header.Get("Sec-WebSocket-Key")))
+	bw.WriteString("\r\n")
+	respHeader.Write(bw)
+	bw.WriteString("\r\n")
+	if err := bw.Flush(); err != nil {
+		nc.Close()
+		if codec != nil {
+			codec.Close()
+		}
+		return nil, fmt.Errorf("websock: accept: write response: %w", err)
+	}
+	nc.SetDeadline(time.Time{})
+	return newConn(nc, brw.Reader, connConfig{
+		server:       true,
+		subprotocol:  sub,
+		extensions:   extHeader,
+		codec:        codec,
+		readLimit:    opts.ReadLimit,
+		maxFrame:     opts.MaxFrameSize,
+		closeTimeout: opts.CloseTimeout,
+	}), nil
+}
+
+// checkRequest applies RFC 6455 §4.2.1, the origin policy and the hooks.
+func checkRequest(r *http.Request, opts *AcceptOptions, respHeader http.Header) error {
+	refuse := func(status int, format string, args ...any) error {
+		return &HandshakeError{Status: status, Reason: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case r.Method != http.MethodGet:
+		respHeader.Set("Allow", http.MethodGet)
+		return refuse(http.StatusMethodNotAllowed, "websocket handshake must use GET, not %s", r.Method)
+	case !r.ProtoAtLeast(1, 1) || r.ProtoMajor != 1:
+		return refuse(http.StatusBadRequest, "websocket handshake requires HTTP/1.1, got %s", r.Proto)
+	case r.Host == "":
+		return refuse(http.StatusBadRequest, "missing Host header")
+	case !handshake.HasToken(r.Header, "Upgrade", "websocket"):
+		return refuse(http.StatusBadRequest, `Upgrade header must contain "websocket"`)
+	case !handshake.HasToken(r.Header, "Connection", "upgrade"):
+		return refuse(http.StatusBadRequest, `Connection header must contain "upgrade"`)
+	}
+	if v := r.Header.Values("Sec-WebSocket-Version"); len(v) != 1 || strings.TrimSpace(v[0]) != "13" {
+		respHeader.Set("Sec-WebSocket-Version", "13")
+		return refuse(http.StatusUpgradeRequired, "unsupported Sec-WebSocket-Version %q, this server speaks 13", strings.Join(v, ", "))
+	}
+	if k := r.Header.Values("Sec-WebSocket-Key"); len(k) != 1 || !handshake.ValidKey(k[0]) {
+		return refuse(http.StatusBadRequest, "Sec-WebSocket-Key must be the base64 encoding of 16 bytes")
+	}
+	if !opts.InsecureSkipOriginCheck {
+		if err := checkOrigin(r, opts.OriginPatterns); err != nil {
+			return refuse(http.StatusForbidden, "%v", err)
+		}
+	}
+	for _, hook := range opts.Hooks {
+		if err := hook(r, respHeader); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkOrigin allows requests without Origin, from the request's own host,
+// and from hosts matching one of patterns.
+func checkOrigin(r *http.Request, patterns []string) error {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("invalid Origin %q", origin)
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return nil
+	}
+	for _, p := range patterns {
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(u.Host)); ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("origin %q is not allowed", origin)
+}
+
+// selectSubprotocol returns the server's most preferred subprotocol that the
+// client offers, or "".
+func selectSubprotocol(r *http.Request, supported []string) string {
+	offered := handshake.Tokens(r.Header, "Sec-WebSocket-Protocol")
+	for _, s := range supported {
+		for _, o := range offered {
+			if o == s {
+				return s
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,215 @@
+package websock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/websock/websock/internal/frame"
+)
+
+// Close performs the closing handshake (RFC 6455 §7.1.2): it sends a close
+// frame with code and reason, waits for the peer's close frame (reading and
+// discarding data messages if no one else is reading), and closes the TCP
+// connection. A server closes TCP as soon as the handshake is done; a
+// client first waits for the server to close it (§7.1.1). The waits are
+// bounded by the close timeout; on expiry TCP is closed and ErrCloseTimeout
+// returned.
+//
+// code must be a code that may be sent (1000–1003, 1007–1014, 3000–4999), or
+// StatusNoStatus to send a close frame without code. The reason is cut to
+// fit in the frame.
+func (c *Conn) Close(code int, reason string) error {
+	if code != StatusNoStatus && !frame.ValidCode(code) {
+		return fmt.Errorf("websock: close: status code %d may not be sent", code)
+	}
+	deadline := time.Now().Add(c.closeTimeout)
+	err := c.writeClose(code, reason)
+	if errors.Is(err, ErrClosed) {
+		// Someone else started the closing handshake.
+		return c.waitClosed(deadline)
+	}
+	if err != nil {
+		c.closeTCP()
+		return err
+	}
+	// Wait for the peer's close frame: read it ourselves if no one is reading.
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case c.readSem <- struct{}{}:
+		if c.readErr == nil {
+			c.nc.SetReadDeadline(deadline)
+			c.discardUntilClose()
+		}
+		release(c.readSem)
+	case <-c.closeRecv:
+	case <-c.closed:
+	case <-timer.C:
+	}
+	return c.waitClosed(deadline)
+}
+
+// waitClosed waits until TCP is closed or deadline has passed, then closes it.
+func (c *Conn) waitClosed(deadline time.Time) error {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-c.closed:
+		return nil
+	case <-timer.C:
+		c.closeTCP()
+		return ErrCloseTimeout
+	}
+}
+
+// discardUntilClose reads and drops data until the peer's close frame has
+// been handled or reading fails. It runs with the read semaphore held.
+func (c *Conn) discardUntilClose() {
+	for c.readErr == nil {
+		if c.remaining > 0 {
+			if _, err := c.br.Discard(int(min(c.remaining, 1<<30))); err != nil {
+				c.ioError(err)
+				return
+			}
+			c.remaining = 0
+			continue
+		}
+		if c.nextDataFrame() != nil && c.readErr == nil {
+			// A deadline: the peer did not answer in time.
+			c.readErr = ErrCloseTimeout
+		}
+	}
+	c.msg.active = false
+}
+
+// writeClose sends a close frame, unless one was already sent.
+func (c *Conn) writeClose(code int, reason string) error {
+	var buf [frame.MaxControlPayload]byte
+	p := frame.AppendClose(buf[:0], code, reason)
+	return c.writeFrame(context.Background(), c.closeTimeout, true, 0, frame.OpClose, p)
+}
+
+// handlePeerClose answers the peer's close frame (RFC 6455 §5.5.1): with an
+// invalid payload the connection fails, otherwise the code is echoed (1000
+// when there was none) and TCP is closed by the server, or by the client
+// after the server has closed it.
+func (c *Conn) handlePeerClose(p []byte) error {
+	code, reason, err := frame.ParseClose(p)
+	switch {
+	case errors.Is(err, frame.ErrCloseReason):
+		return c.fail(StatusInvalidPayload, ErrInvalidUTF8, "close reason is not valid UTF-8")
+	case err != nil:
+		return c.fail(StatusProtocolError, ErrProtocol, err.Error())
+	}
+	c.peerClose = CloseError{Code: code, Reason: string(reason)}
+	c.readErr = &c.peerClose
+	c.closeRecvOnce.Do(func() { close(c.closeRecv) })
+	echo := code
+	if echo == StatusNoStatus {
+		echo = StatusNormalClosure
+	}
+	c.writeClose(echo, "")
+	c.finishClose()
+	return c.readErr
+}
+
+// finishClose closes TCP once both close frames have been exchanged: at
+// once on the server, after the server's EOF (bounded) on the client.
+func (c *Conn) finishClose() {
+	if !c.server {
+		c.nc.SetReadDeadline(time.Now().Add(c.closeTimeout))
+		io.Copy(io.Discard, c.br)
+	}
+	c.closeTCP()
+}
+
+// fail fails the connection (RFC 6455 §7.1.7): it sends a close frame with
+// code, unless one was sent already, and closes TCP. The returned error,
+// which wraps kind, is sticky for reads.
+func (c *Conn) fail(code int, kind error, detail string) error {
+	err := fmt.Errorf("%w: %s", kind, detail)
+	c.readErr = err
+	if c.writeClose(code, "") == nil {
+		go c.lingeringClose()
+		return err
+	}
+	c.closeTCP()
+	return err
+}
+
+// lingeringClose ends a failed connection without destroying the close
+// frame just sent: closing a socket with unread input makes the kernel send
+// a reset, which can make the peer drop data it has not read yet. So this
+// side shuts down its writing half, reads what the peer still sends for a
+// short while (until the peer closes), and then closes.
+func (c *Conn) lingeringClose() {
+	type closeWriter interface{ CloseWrite() error }
+	if cw, ok := c.nc.(closeWriter); ok {
+		cw.CloseWrite()
+	}
+	c.nc.SetReadDeadline(time.Now().Add(min(c.closeTimeout, time.Second)))
+	io.Copy(io.Discard, c.br)
+	c.closeTCP()
+}
+
+// Ping sends a ping with payload (at most 125 bytes) and waits for the
+// matching pong, or until ctx is done. Pongs are seen only while the
+// connection is being read, so another goroutine must be reading.
+func (c *Conn) Ping(ctx context.Context, payload []byte) error {
+	if len(payload) > frame.MaxControlPayload {
+		return fmt.Errorf("websock: ping payload of %d bytes exceeds 125", len(payload))
+	}
+	done := make(chan struct{})
+	key := string(payload)
+	c.pongMu.Lock()
+	if c.pongWaiters == nil {
+		c.pongWaiters = make(map[string][]chan struct{})
+	}
+	c.pongWaiters[key] = append(c.pongWaiters[key], done)
+	c.pongMu.Unlock()
+	if err := c.writeFrame(ctx, 0, true, 0, frame.OpPing, payload); err != nil {
+		c.forgetPong(key, done)
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		c.forgetPong(key, done)
+		return ctx.Err()
+	case <-c.closed:
+		return ErrClosed
+	}
+}
+
+// notifyPong wakes the oldest Ping waiting for this payload.
+func (c *Conn) notifyPong(p []byte) {
+	c.pongMu.Lock()
+	defer c.pongMu.Unlock()
+	if ws := c.pongWaiters[string(p)]; len(ws) > 0 {
+		close(ws[0])
+		if len(ws) == 1 {
+			delete(c.pongWaiters, string(p))
+		} else {
+			c.pongWaiters[string(p)] = ws[1:]
+		}
+	}
+}
+
+func (c *Conn) forgetPong(key string, done chan struct{}) {
+	c.pongMu.Lock()
+	defer c.pongMu.Unlock()
+	ws := c.pongWaiters[key]
+	for i, w := range ws {
+		if w == done {
+			c.pongWaiters[key] = append(ws[:i:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(c.pongWaiters[key]) == 0 {
+		delete(c.pongWaiters, key)
+	}
+}

@@ -1,0 +1,55 @@
+// Command websock is a secure WebSocket server and toolbox.
+//
+//	websock serve        echo server on ws://127.0.0.1:8888/ws and wss://127.0.0.1:8889/wss
+//
+// Run "websock <command> -h" for the flags of each command.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+)
+
+// commands maps each subcommand to the function that runs it with its
+// arguments.
+var commands = map[string]struct {
+	run     func(args []string) error
+	summary string
+}{
+	"serve": {serveCmd, "run the secure echo server (ws:// and wss://)"},
+}
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "help" || os.Args[1] == "--help" {
+		usage()
+		return
+	}
+	cmd, ok := commands[os.Args[1]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "websock: unknown command %q\n\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+	if err := cmd.run(os.Args[2:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "websock:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: websock <command> [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(os.Stderr, "  %-12s %s\n", n, commands[n].summary)
+	}
+}

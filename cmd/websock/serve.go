@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/websock/websock"
+)
+
+// serveConfig is what the serve command is told by its flags.
+type serveConfig struct {
+	wsAddr          string
+	wssAddr         string
+	certFile        string
+	keyFile         string
+	readLimit       int64
+	maxFrame        int64
+	origins         []string
+	closeTimeout    time.Duration
+	shutdownTimeout time.Duration
+}
+
+func serveCmd(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), `usage: websock serve [flags]
+
+Serves an echo endpoint (every message is sent back with its type) on
+ws://<ws-addr>/ws and wss://<wss-addr>/wss (both paths answer on both
+listeners). Without -cert and -key, a self-signed certificate for localhost,
+127.0.0.1 and ::1 is made in memory at start; its SHA-256 fingerprint is
+logged. SIGINT or SIGTERM closes every connection with status 1001 and exits.
+
+flags:`)
+		fs.PrintDefaults()
+	}
+	var cfg serveConfig
+	var origins string
+	fs.StringVar(&cfg.wsAddr, "ws", "127.0.0.1:8888", "address of the plain ws:// listener (empty: none)")
+	fs.StringVar(&cfg.wssAddr, "wss", "127.0.0.1:8889", "address of the TLS wss:// listener (empty: none)")
+	fs.StringVar(&cfg.certFile, "cert", "", "PEM certificate chain file for wss (with -key)")
+	fs.StringVar(&cfg.keyFile, "key", "", "PEM private key file for wss (with -cert)")
+	fs.Int64Var(&cfg.readLimit, "read-limit", websock.DefaultReadLimit, "largest message accepted, in bytes (after decompression)")
+	fs.Int64Var(&cfg.maxFrame, "max-frame", 0, "largest frame payload accepted, in bytes (0: up to -read-limit)")
+	fs.StringVar(&origins, "origins", "", "comma-separated extra browser origins allowed (host patterns like *.example.com)")
+	fs.DurationVar(&cfg.closeTimeout, "close-timeout", websock.DefaultCloseTimeout, "bound on each wait of a closing handshake")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound on the graceful shutdown")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	if origins != "" {
+		cfg.origins = strings.Split(origins, ",")
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	s := newEchoServer(cfg, logger)
+	if err := s.start(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	logger.Info("shutting down", "open_connections", s.openConns())
+	return s.shutdown()
+}
+
+// echoServer serves the echo endpoints and keeps track of its connections
+// for the graceful shutdown.
+type echoServer struct {
+	cfg     serveConfig
+	log     *slog.Logger
+	servers []*http.Server
+	addrs   map[string]net.Addr // "ws" and "wss" listener addresses
+
+	mu      sync.Mutex
+	conns   map[*websock.Conn]struct{}
+	closing bool
+	wg      sync.WaitGroup
+}
+
+func newEchoServer(cfg serveConfig, logger *slog.Logger) *echoServer {
+	return &echoServer{cfg: cfg, log: logger, conns: map[*websock.Conn]struct{}{}, addrs: map[string]net.Addr{}}
+}
+
+// start binds the listeners and serves in the background.
+func (s *echoServer) start() error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ws", s.echo)
+	mux.HandleFunc("/wss", s.echo)
+	newServer := func() *http.Server {
+		return &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: websock.DefaultHandshakeTimeout,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		}
+	}
+	if s.cfg.wsAddr != "" {
+		ln, err := net.Listen("tcp", s.cfg.wsAddr)
+		if err != nil {
+			return err
+		}
+		srv := newServer()
+		s.servers = append(s.servers, srv)
+		s.addrs["ws"] = ln.Addr()
+		go srv.Serve(ln)
+		s.log.Info("listening", "url", "ws://"+ln.Addr().String()+"/ws")
+	}
+	if s.cfg.wssAddr != "" {
+		cert, err := s.certificate()
+		if err != nil {
+			s.Close()
+			return err
+		}
+		ln, err := net.Listen("tcp", s.cfg.wssAddr)
+		if err != nil {
+			s.Close()
+			return err
+		}
+		srv := newServer()
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+		s.servers = append(s.servers, srv)
+		s.addrs["wss"] = ln.Addr()
+		go srv.ServeTLS(ln, "", "")
+		s.log.Info("listening", "url", "wss://"+ln.Addr().String()+"/wss")
+	}
+	if len(s.servers) == 0 {
+		return errors.New("serve: no listener (both -ws and -wss are empty)")
+	}
+	return nil
+}
+
+// certificate loads -cert/-key, or makes a self-signed certificate.
+func (s *echoServer) certificate() (tls.Certificate, error) {
+	if s.cfg.certFile != "" || s.cfg.keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.certFile, s.cfg.keyFile)
+		if err != nil {
+			return cert, fmt.Errorf("serve: load certificate: %w", err)
+		}
+		s.log.Info("certificate loaded", "file", s.cfg.certFile, "sha256", fingerprint(cert.Certificate[0]))
+		return cert, nil
+	}
+	cert, err := selfSignedCert()
+	if err != nil {
+		return cert, fmt.Errorf("serve: self-signed certificate: %w", err)
+	}
+	s.log.Info("self-signed certificate made", "hosts", "localhost,127.0.0.1,::1", "sha256", fingerprint(cert.Certificate[0]))
+	return cert, nil
+}
+
+// echo is the WebSocket endpoint: every message goes back with its type.
+func (s *echoServer) echo(w http.ResponseWriter, r *http.Request) {
+	c, err := websock.Accept(w, r, &websock.AcceptOptions{
+		OriginPatterns: s.cfg.origins,
+		ReadLimit:      s.cfg.readLimit,
+		MaxFrameSize:   s.cfg.maxFrame,
+		CloseTimeout:   s.cfg.closeTimeout,
+	})
+	if err != nil {
+		s.log.Warn("handshake refused", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	if !s.track(c) {
+		c.Close(websock.StatusGoingAway, "server shutting down")
+		return
+	}
+	defer s.untrack(c)
+	start := time.Now()
+	s.log.Info("open", "remote", r.RemoteAddr, "path", r.URL.Path, "tls", r.TLS != nil, "extensions", c.Extensions())
+	err = echoLoop(r.Context(), c)
+	c.CloseNow()
+	attrs := []any{"remote", r.RemoteAddr, "duration", time.Since(start).Round(time.Millisecond)}
+	if code := websock.CloseStatus(err); code > 0 {
+		attrs = append(attrs, "code", code)
+	}
+	var ce *websock.CloseError
+	if errors.As(err, &ce) || errors.Is(err, websock.ErrClosed) {
+		s.log.Info("close", attrs...)
+	} else {
+		s.log.Warn("close", append(attrs, "err", err)...)
+	}
+}
+
+// echoLoop sends every message back until reading fails, reusing one buffer.
+func echoLoop(ctx context.Context, c *websock.Conn) error {
+	var buf []byte
+	for {
+		typ, msg, err := c.ReadAppend(ctx, buf[:0])
+		if err != nil {
+			return err
+		}
+		if err := c.Write(ctx, typ, msg); err != nil {
+			return err
+		}
+		if cap(msg) <= 1<<20 {
+			buf = msg // keep small buffers for the next message
+		} else {
+			buf = nil
+		}
+	}
+}
+
+func (s *echoServer) track(c *websock.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *echoServer) untrack(c *websock.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+func (s *echoServer) openConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// shutdown stops accepting, closes every connection with 1001 and waits,
+// bounded by the shutdown timeout, for their closing handshakes.
+func (s *echoServer) shutdown() error {
+	s.Close()
+	s.mu.Lock()
+	s.closing = true
+	conns := make([]*websock.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		go c.Close(websock.StatusGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		s.log.Info("shutdown complete", "closed", len(conns))
+		return nil
+	case <-time.After(s.cfg.shutdownTimeout):
+		for _, c := range conns {
+			c.CloseNow()
+		}
+		s.log.Warn("shutdown timed out; connections dropped", "timeout", s.cfg.shutdownTimeout)
+		return nil
+	}
+}
+
+// Close closes the listeners (not the WebSocket connections, which the
+// http.Server no longer tracks once hijacked).
+func (s *echoServer) Close() error {
+	var errs []error
+	for _, srv := range s.servers {
+		if err := srv.Close(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var _ io.Closer = (*echoServer)(nil)

@@ -1,0 +1,250 @@
+package websock
+
+import (
+	"bufio"
+	"context"
+	crand "crypto/rand"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/websock/websock/internal/frame"
+)
+
+// MessageType is the type of a data message (RFC 6455 §5.6).
+type MessageType int
+
+// Message types.
+const (
+	TextMessage   MessageType = 1 // UTF-8 text
+	BinaryMessage MessageType = 2 // arbitrary bytes
+)
+
+func (t MessageType) String() string {
+	switch t {
+	case TextMessage:
+		return "text"
+	case BinaryMessage:
+		return "binary"
+	}
+	return "invalid"
+}
+
+// Default limits, used when options leave them zero.
+const (
+	DefaultReadLimit        = 32 << 20 // bytes in one message, after decompression
+	DefaultCloseTimeout     = 5 * time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
+)
+
+// writeBufferSize is the size of the buffer that assembles outgoing frames.
+const writeBufferSize = 8 << 10
+
+// Conn is a WebSocket connection, on either side.
+//
+// One goroutine may read (Read, Reader) while any number of goroutines write
+// (Write, Writer, Ping, Close): whole messages never interleave, and control
+// frames may go out between the fragments of a message. Pings from the peer
+// are answered and close frames handled while reading, so an application
+// must keep reading to see them.
+type Conn struct {
+	nc          net.Conn
+	br          *bufio.Reader
+	server      bool
+	subprotocol string
+	extensions  string
+	codec       Codec
+	codecBits   byte
+
+	readLimit    atomic.Int64
+	maxFrame     int64
+	closeTimeout time.Duration
+
+	onPing func([]byte)
+	onPong func([]byte)
+
+	// Reading; guarded by readSem.
+	readSem   chan struct{}
+	readErr   error
+	hdr       frame.Header // frame being read
+	remaining int64        // its unread payload bytes
+	maskPos   int
+	inMessage bool  // between the first and the last frame of a message
+	rawSize   int64 // payload bytes of the current message so far
+	frames    frameReader
+	msg       messageReader
+	ctrl      [frame.MaxControlPayload]byte
+
+	// Writing. msgSem is held for a whole data message, frameSem for one
+	// frame; the fields below are guarded by frameSem.
+	msgSem    chan struct{}
+	frameSem  chan struct{}
+	wbuf      []byte
+	writeErr  error
+	closeSent bool
+	keys      *rand.ChaCha8
+	mw        messageWriter
+
+	// Closing.
+	closeRecv     chan struct{} // closed when the peer's close frame arrived
+	closeRecvOnce sync.Once
+	peerClose     CloseError
+	closed        chan struct{} // closed when TCP is closed
+	closeOnce     sync.Once
+
+	pongMu      sync.Mutex
+	pongWaiters map[string][]chan struct{}
+}
+
+// connConfig is what both sides set up on a new Conn.
+type connConfig struct {
+	server       bool
+	subprotocol  string
+	extensions   string
+	codec        Codec
+	readLimit    int64
+	maxFrame     int64
+	closeTimeout time.Duration
+}
+
+func newConn(nc net.Conn, br *bufio.Reader, cfg connConfig) *Conn {
+	if br == nil || br.Size() < frame.MaxControlPayload+frame.MaxHeaderLen {
+		br = bufio.NewReaderSize(nc, 4096)
+	}
+	c := &Conn{
+		nc:           nc,
+		br:           br,
+		server:       cfg.server,
+		subprotocol:  cfg.subprotocol,
+		extensions:   cfg.extensions,
+		codec:        cfg.codec,
+		maxFrame:     cfg.maxFrame,
+		closeTimeout: cfg.closeTimeout,
+		readSem:      make(chan struct{}, 1),
+		msgSem:       make(chan struct{}, 1),
+		frameSem:     make(chan struct{}, 1),
+		closeRecv:    make(chan struct{}),
+		closed:       make(chan struct{}),
+	}
+	if c.codec != nil {
+		c.codecBits = c.codec.ReservedBits()
+	}
+	if cfg.readLimit == 0 {
+		cfg.readLimit = DefaultReadLimit
+	}
+	c.readLimit.Store(cfg.readLimit)
+	if c.closeTimeout <= 0 {
+		c.closeTimeout = DefaultCloseTimeout
+	}
+	if !c.server {
+		var seed [32]byte
+		crand.Read(seed[:])
+		c.keys = rand.NewChaCha8(seed)
+	}
+	c.frames.c = c
+	c.msg.c = c
+	c.mw.c = c
+	return c
+}
+
+// Subprotocol returns the subprotocol agreed in the handshake, or "".
+func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// Extensions returns the Sec-WebSocket-Extensions value agreed in the
+// handshake, or "".
+func (c *Conn) Extensions() string { return c.extensions }
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// SetReadLimit sets the largest message, in bytes after decompression, that
+// reads accept; a larger message fails the connection with status 1009. A
+// limit of 0 or less removes the limit.
+func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
+
+// OnPing sets a function called with the payload of each ping from the peer,
+// before the pong is sent. Set it before reading.
+func (c *Conn) OnPing(f func(payload []byte)) { c.onPing = f }
+
+// OnPong sets a function called with the payload of each pong from the peer.
+// Set it before reading.
+func (c *Conn) OnPong(f func(payload []byte)) { c.onPong = f }
+
+// acquire takes the semaphore sem, waiting at most until ctx is done, the
+// timeout (if positive) has passed or the connection is closed.
+func (c *Conn) acquire(ctx context.Context, sem chan struct{}, timeout time.Duration) error {
+	select {
+	case sem <- struct{}{}:
+		return nil
+	default:
+	}
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-expired:
+		return context.DeadlineExceeded
+	case <-c.closed:
+		return ErrClosed
+	}
+}
+
+func release(sem chan struct{}) { <-sem }
+
+// longAgo is a deadline in the past, which interrupts blocked I/O.
+var longAgo = time.Unix(1, 0)
+
+// interruptOnDone arranges for set(longAgo) to be called when ctx is done,
+// interrupting blocked I/O. The returned function stops that, waits if it
+// is running, and reports whether it happened; set(time.Time{}) must then
+// be called to clear the deadline. It returns nil for contexts that are never
+// done, so the common case costs nothing.
+func interruptOnDone(ctx context.Context, set func(time.Time) error) func() bool {
+	if ctx.Done() == nil {
+		return nil
+	}
+	done := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		set(longAgo)
+		close(done)
+	})
+	return func() bool {
+		if stop() {
+			return false
+		}
+		<-done
+		return true
+	}
+}
+
+// closeTCP closes the network connection once and releases everything
+// waiting on it.
+func (c *Conn) closeTCP() {
+	c.closeOnce.Do(func() {
+		c.nc.Close()
+		close(c.closed)
+		if c.codec != nil {
+			c.codec.Close()
+		}
+	})
+}
+
+// CloseNow closes the TCP connection at once, without a closing handshake.
+// It is safe to call at any time and more than once; use it in a defer next
+// to a Close that performs the handshake.
+func (c *Conn) CloseNow() error {
+	c.closeTCP()
+	return nil
+}

@@ -1,0 +1,84 @@
+package websock
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Close status codes (RFC 6455 §7.4.1 and the IANA registry).
+const (
+	StatusNormalClosure   = 1000
+	StatusGoingAway       = 1001
+	StatusProtocolError   = 1002
+	StatusUnsupportedData = 1003
+	StatusNoStatus        = 1005 // reported when the peer's close frame had no code; never sent
+	StatusAbnormalClosure = 1006 // reported when TCP ended without a close frame; never sent
+	StatusInvalidPayload  = 1007
+	StatusPolicyViolation = 1008
+	StatusMessageTooBig   = 1009
+	StatusMandatoryExt    = 1010
+	StatusInternalError   = 1011
+	StatusServiceRestart  = 1012
+	StatusTryAgainLater   = 1013
+	StatusBadGateway      = 1014
+)
+
+// Errors reported by Conn methods. Failures of the protocol wrap
+// ErrProtocol, ErrInvalidUTF8, ErrInvalidData or ErrMessageTooBig; test them with errors.Is.
+var (
+	// ErrClosed is returned by operations on a connection whose closing
+	// handshake has started or whose TCP connection is closed.
+	ErrClosed = errors.New("websock: connection closed")
+
+	// ErrProtocol means the peer broke a rule of RFC 6455; the connection
+	// was failed with status 1002.
+	ErrProtocol = errors.New("websock: protocol error")
+
+	// ErrInvalidUTF8 means a text message or a close reason was not valid
+	// UTF-8; the connection was failed with status 1007.
+	ErrInvalidUTF8 = errors.New("websock: invalid UTF-8 in text")
+
+	// ErrInvalidData means a negotiated extension could not decode a
+	// message (corrupt compressed data, say); the connection was failed with
+	// status 1007.
+	ErrInvalidData = errors.New("websock: invalid message data")
+
+	// ErrMessageTooBig means a message or frame exceeded the read limit; the
+	// connection was failed with status 1009.
+	ErrMessageTooBig = errors.New("websock: message too big")
+
+	// ErrCloseTimeout means the peer did not complete the closing handshake
+	// in time; the TCP connection was closed anyway.
+	ErrCloseTimeout = errors.New("websock: closing handshake timed out")
+)
+
+// CloseError is returned by reads after the peer sent a close frame. Code is
+// StatusNoStatus when the frame carried no code.
+type CloseError struct {
+	Code   int
+	Reason string
+}
+
+func (e *CloseError) Error() string {
+	if e.Reason == "" {
+		return fmt.Sprintf("websock: closed by peer with status %d", e.Code)
+	}
+	return fmt.Sprintf("websock: closed by peer with status %d: %s", e.Code, e.Reason)
+}
+
+// CloseStatus returns the close code of err: the peer's code for a
+// *CloseError, the code this side sent for protocol failures, or -1.
+func CloseStatus(err error) int {
+	var ce *CloseError
+	switch {
+	case errors.As(err, &ce):
+		return ce.Code
+	case errors.Is(err, ErrProtocol):
+		return StatusProtocolError
+	case errors.Is(err, ErrInvalidUTF8), errors.Is(err, ErrInvalidData):
+		return StatusInvalidPayload
+	case errors.Is(err, ErrMessageTooBig):
+		return StatusMessageTooBig
+	}
+	return -1
+}

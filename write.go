@@ -1,0 +1,255 @@
+package websock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/websock/websock/internal/frame"
+	"github.com/websock/websock/internal/mask"
+)
+
+// Write sends p as one message of type typ. It is safe to call from several
+// goroutines; messages go out whole, one after the other. If ctx is done
+// while the message is being written, the connection is closed, since a
+// frame cut short cannot be resumed.
+func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
+	if typ != TextMessage && typ != BinaryMessage {
+		return fmt.Errorf("websock: write: invalid message type %d", typ)
+	}
+	if err := c.acquire(ctx, c.msgSem, 0); err != nil {
+		return err
+	}
+	defer release(c.msgSem)
+	if c.codec == nil {
+		return c.writeFrame(ctx, 0, true, 0, frame.Opcode(typ), p)
+	}
+	w := c.mw.start(ctx, typ)
+	enc, rsv := c.codec.NewWriter(w, len(p))
+	if enc == io.WriteCloser(w) {
+		return c.writeFrame(ctx, 0, true, 0, frame.Opcode(typ), p)
+	}
+	c.mw.rsv = rsv
+	if _, err := enc.Write(p); err != nil {
+		return err
+	}
+	if err := enc.Close(); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// Writer returns a writer for one message of type typ, sent as fragments as
+// its data arrives; Close sends the last fragment. No other message is sent
+// until then, but control frames may go out between fragments. Every write
+// through it uses ctx.
+func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
+	if typ != TextMessage && typ != BinaryMessage {
+		return nil, fmt.Errorf("websock: writer: invalid message type %d", typ)
+	}
+	if err := c.acquire(ctx, c.msgSem, 0); err != nil {
+		return nil, err
+	}
+	w := c.mw.start(ctx, typ)
+	w.releaseOnClose = true
+	if c.codec == nil {
+		return w, nil
+	}
+	enc, rsv := c.codec.NewWriter(w, -1)
+	if enc == io.WriteCloser(w) {
+		return w, nil
+	}
+	c.mw.rsv = rsv
+	return &encodedWriter{enc: enc, w: w}, nil
+}
+
+// encodedWriter is a message writer behind an extension's encoder.
+type encodedWriter struct {
+	enc io.WriteCloser
+	w   *messageWriter
+}
+
+func (e *encodedWriter) Write(p []byte) (int, error) {
+	if e.w.closed {
+		return 0, errWriterClosed
+	}
+	return e.enc.Write(p)
+}
+
+func (e *encodedWriter) Close() error {
+	if e.w.closed {
+		return errWriterClosed
+	}
+	if err := e.enc.Close(); err != nil {
+		e.w.Close()
+		return err
+	}
+	return e.w.Close()
+}
+
+var errWriterClosed = errors.New("websock: message writer already closed")
+
+// messageWriter sends one message as a series of frames. It buffers data
+// up to the size of its buffer and emits a frame each time the buffer fills.
+type messageWriter struct {
+	c              *Conn
+	ctx            context.Context
+	op             frame.Opcode // of the next frame
+	rsv            byte         // of the first frame
+	buf            []byte
+	closed         bool
+	releaseOnClose bool
+	err            error
+}
+
+func (w *messageWriter) start(ctx context.Context, typ MessageType) *messageWriter {
+	if w.buf == nil {
+		w.buf = make([]byte, 0, writeBufferSize)
+	}
+	*w = messageWriter{c: w.c, ctx: ctx, op: frame.Opcode(typ), buf: w.buf[:0]}
+	return w
+}
+
+func (w *messageWriter) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, errWriterClosed
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	n := len(p)
+	for len(p) > 0 {
+		if len(w.buf) == 0 && len(p) >= cap(w.buf) {
+			// Large write with nothing buffered: send it as it is.
+			if err := w.flush(false, p); err != nil {
+				return 0, err
+			}
+			return n, nil
+		}
+		k := copy(w.buf[len(w.buf):cap(w.buf)], p)
+		w.buf = w.buf[:len(w.buf)+k]
+		p = p[k:]
+		if len(w.buf) == cap(w.buf) {
+			if err := w.flush(false, w.buf); err != nil {
+				return 0, err
+			}
+			w.buf = w.buf[:0]
+		}
+	}
+	return n, nil
+}
+
+// flush sends p as the next frame of the message.
+func (w *messageWriter) flush(fin bool, p []byte) error {
+	err := w.c.writeFrame(w.ctx, 0, fin, w.rsv, w.op, p)
+	w.op, w.rsv = frame.OpContinuation, 0
+	if err != nil {
+		w.err = err
+	}
+	return err
+}
+
+// Close sends the final frame of the message.
+func (w *messageWriter) Close() error {
+	if w.closed {
+		return errWriterClosed
+	}
+	w.closed = true
+	if w.releaseOnClose {
+		defer release(w.c.msgSem)
+	}
+	if w.err != nil {
+		return w.err
+	}
+	return w.flush(true, w.buf)
+}
+
+// writeFrame sends one frame. timeout, when positive, bounds the wait for
+// the frame lock and the write itself (used for control frames the
+// connection sends on its own).
+func (c *Conn) writeFrame(ctx context.Context, timeout time.Duration, fin bool, rsv byte, op frame.Opcode, p []byte) error {
+	if err := c.acquire(ctx, c.frameSem, timeout); err != nil {
+		return err
+	}
+	defer release(c.frameSem)
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	if c.closeSent {
+		return ErrClosed
+	}
+	if op == frame.OpClose {
+		c.closeSent = true
+	}
+	if timeout > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(timeout))
+		defer c.nc.SetWriteDeadline(time.Time{})
+	}
+	stop := interruptOnDone(ctx, c.nc.SetWriteDeadline)
+	err := c.writeFrameLocked(fin, rsv, op, p)
+	if stop != nil && stop() {
+		c.nc.SetWriteDeadline(time.Time{})
+		if err != nil {
+			err = fmt.Errorf("websock: write: %w", ctx.Err())
+		}
+	}
+	if err != nil {
+		if c.writeErr == nil {
+			c.writeErr = fmt.Errorf("websock: write: %w", err)
+		}
+		c.closeTCP()
+		return c.writeErr
+	}
+	return nil
+}
+
+// writeFrameLocked encodes and writes a frame with the frame lock held:
+// header and payload in one write where possible, masked through the write
+// buffer on the client side.
+func (c *Conn) writeFrameLocked(fin bool, rsv byte, op frame.Opcode, p []byte) error {
+	if c.wbuf == nil {
+		c.wbuf = make([]byte, writeBufferSize+frame.MaxHeaderLen)
+	}
+	h := frame.Header{Fin: fin, RSV: rsv, Opcode: op, Length: int64(len(p)), Masked: !c.server}
+	if h.Masked {
+		k := c.keys.Uint64()
+		h.Key = [4]byte{byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)}
+	}
+	n := frame.Put(c.wbuf, h)
+	if h.Masked {
+		// Mask a copy: p belongs to the caller.
+		pos := 0
+		for {
+			k := copy(c.wbuf[n:], p)
+			pos = mask.Apply(h.Key, pos, c.wbuf[n:n+k])
+			if _, err := c.nc.Write(c.wbuf[:n+k]); err != nil {
+				return err
+			}
+			p = p[k:]
+			if len(p) == 0 {
+				return nil
+			}
+			n = 0
+		}
+	}
+	if n+len(p) <= len(c.wbuf) {
+		n += copy(c.wbuf[n:], p)
+		_, err := c.nc.Write(c.wbuf[:n])
+		return err
+	}
+	if _, ok := c.nc.(*net.TCPConn); ok {
+		// One writev for header and payload.
+		v := net.Buffers{c.wbuf[:n], p}
+		_, err := v.WriteTo(c.nc)
+		return err
+	}
+	k := copy(c.wbuf[n:], p)
+	if _, err := c.nc.Write(c.wbuf[:n+k]); err != nil {
+		return err
+	}
+	_, err := c.nc.Write(p[k:])
+	return err
+}
