@@ -7,24 +7,9 @@ import (
 	"github.com/websock/websock/internal/utf8"
 )
 
-// Close status codes (RFC 6455 §7.4.1, IANA WebSocket Close Code registry).
-const (
-	CloseNormal          = 1000
-	CloseGoingAway       = 1001
-	CloseProtocolError   = 1002
-	CloseUnsupported     = 1003
-	CloseNoStatus        = 1005 // never sent on the wire
-	CloseAbnormal        = 1006 // never sent on the wire
-	CloseInvalidPayload  = 1007
-	ClosePolicyViolation = 1008
-	CloseTooBig          = 1009
-	CloseMandatoryExt    = 1010
-	CloseInternalError   = 1011
-	CloseServiceRestart  = 1012
-	CloseTryAgainLater   = 1013
-	CloseBadGateway      = 1014
-	CloseTLSHandshake    = 1015 // never sent on the wire
-)
+// CloseNoStatus is the code reported for a close frame without payload
+// (RFC 6455 §7.4.1); it is never sent on the wire.
+const CloseNoStatus = 1005
 
 // Errors in a close frame payload (§5.5.1).
 var (
