@@ -16,7 +16,6 @@ import (
 	"github.com/websock/websock/internal/handshake"
 )
 
-
 // dialEcho dials the echo server srv with our client.
 func dialEcho(t *testing.T, url string, opts *DialOptions) *Conn {
 	t.Helper()
