@@ -176,12 +176,18 @@ func (c *Conn) OnPing(f func(payload []byte)) { c.onPing = f }
 func (c *Conn) OnPong(f func(payload []byte)) { c.onPong = f }
 
 // acquire takes the semaphore sem, waiting at most until ctx is done, the
-// timeout (if positive) has passed or the connection is closed.
+// timeout (if positive) has passed or, for the write semaphores, the
+// connection is closed. (The read semaphore is always released soon once the
+// connection is closed, and the reader then wants the error that ended it.)
 func (c *Conn) acquire(ctx context.Context, sem chan struct{}, timeout time.Duration) error {
 	select {
 	case sem <- struct{}{}:
 		return nil
 	default:
+	}
+	var closed <-chan struct{}
+	if sem != c.readSem {
+		closed = c.closed
 	}
 	var expired <-chan time.Time
 	if timeout > 0 {
@@ -196,7 +202,7 @@ func (c *Conn) acquire(ctx context.Context, sem chan struct{}, timeout time.Dura
 		return ctx.Err()
 	case <-expired:
 		return context.DeadlineExceeded
-	case <-c.closed:
+	case <-closed:
 		return ErrClosed
 	}
 }

@@ -1,0 +1,113 @@
+package websock
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/websock/websock/internal/frame"
+)
+
+// closingServer accepts a connection and closes it from the server side
+// with Close, reporting Close's result.
+func closingServer(t *testing.T, opts *AcceptOptions) (*httptest.Server, chan error) {
+	result := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, opts)
+		if err != nil {
+			result <- err
+			return
+		}
+		result <- c.Close(StatusGoingAway, "shutting down")
+	}))
+	t.Cleanup(srv.Close)
+	return srv, result
+}
+
+// TestServerCloseHandshake: the server sends close, the client answers, and
+// the server closes TCP.
+func TestServerCloseHandshake(t *testing.T) {
+	srv, result := closingServer(t, nil)
+	c := dialRaw(t, srv)
+	h, p, err := c.readFrame()
+	if err != nil || h.Opcode != frame.OpClose {
+		t.Fatalf("expected a close frame, got op %d, %v", h.Opcode, err)
+	}
+	code, reason, _ := frame.ParseClose(p)
+	if code != StatusGoingAway || string(reason) != "shutting down" {
+		t.Fatalf("close frame %d %q", code, reason)
+	}
+	c.send(true, frame.OpClose, closePayload(code, ""))
+	c.expectEOF()
+	if err := <-result; err != nil {
+		t.Fatalf("Close returned %v", err)
+	}
+}
+
+// TestServerCloseReadsThroughData: messages that arrive before the peer's
+// close frame are discarded while Close waits.
+func TestServerCloseReadsThroughData(t *testing.T) {
+	srv, result := closingServer(t, nil)
+	c := dialRaw(t, srv)
+	c.send(true, frame.OpText, []byte("in flight"))
+	c.send(false, frame.OpBinary, make([]byte, 1000))
+	c.send(true, frame.OpPing, []byte("p"))
+	c.send(true, frame.OpContinuation, make([]byte, 1000))
+	c.send(true, frame.OpClose, closePayload(1000, ""))
+	c.expectClose(StatusGoingAway)
+	if err := <-result; err != nil {
+		t.Fatalf("Close returned %v", err)
+	}
+}
+
+// TestCloseTimesOut: a peer that never answers costs at most CloseTimeout.
+func TestCloseTimesOut(t *testing.T) {
+	srv, result := closingServer(t, &AcceptOptions{CloseTimeout: 100 * time.Millisecond})
+	c := dialRaw(t, srv)
+	if h, _, err := c.readFrame(); err != nil || h.Opcode != frame.OpClose {
+		t.Fatalf("expected a close frame: %v", err)
+	}
+	if err := <-result; !errors.Is(err, ErrCloseTimeout) {
+		t.Fatalf("Close returned %v, want ErrCloseTimeout", err)
+	}
+	c.expectEOF()
+}
+
+// TestCloseWhileReading: Close from one goroutine while another is blocked
+// in Read; the reader sees the peer's answer and Close returns cleanly.
+func TestCloseWhileReading(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tlsOn bool) {
+		srv, _ := echoServer(t, tlsOn, nil)
+		c := dialEcho(t, urlOf(srv.URL), nil)
+		readErr := make(chan error, 1)
+		go func() {
+			_, _, err := c.Read(context.Background())
+			readErr <- err
+		}()
+		if err := c.Close(StatusNormalClosure, ""); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if err := <-readErr; CloseStatus(err) != StatusNormalClosure {
+			t.Fatalf("reader got %v", err)
+		}
+		if err := c.Close(StatusNormalClosure, ""); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
+	})
+}
+
+func TestCloseRejectsUnsendableCodes(t *testing.T) {
+	srv, _ := echoServer(t, false, nil)
+	c := dialEcho(t, urlOf(srv.URL), nil)
+	for _, code := range []int{0, 1004, 1006, 1015, 2000, 5000} {
+		if err := c.Close(code, ""); err == nil {
+			t.Fatalf("Close(%d) accepted", code)
+		}
+	}
+	if err := c.Close(StatusNoStatus, ""); err != nil {
+		t.Fatalf("Close without status: %v", err)
+	}
+}
