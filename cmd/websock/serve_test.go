@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/websock/websock"
+)
+
+// lockedBuffer is a log destination safe to read while the server runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func startTestServer(t *testing.T) (*echoServer, *lockedBuffer) {
+	t.Helper()
+	var logs lockedBuffer
+	s := newEchoServer(serveConfig{
+		wsAddr:          "127.0.0.1:0",
+		wssAddr:         "127.0.0.1:0",
+		readLimit:       websock.DefaultReadLimit,
+		closeTimeout:    time.Second,
+		shutdownTimeout: 5 * time.Second,
+	}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err := s.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, &logs
+}
+
+func TestServeEchoesOnWSAndWSS(t *testing.T) {
+	s, logs := startTestServer(t)
+	ctx := context.Background()
+	for _, url := range []string{"ws://" + s.addrs["ws"].String() + "/ws", "wss://" + s.addrs["wss"].String() + "/wss"} {
+		c, _, err := websock.Dial(ctx, url, &websock.DialOptions{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatalf("%s: %v", url, err)
+		}
+		for _, typ := range []websock.MessageType{websock.TextMessage, websock.BinaryMessage} {
+			if err := c.Write(ctx, typ, []byte("hello "+url)); err != nil {
+				t.Fatal(err)
+			}
+			gotTyp, msg, err := c.Read(ctx)
+			if err != nil || gotTyp != typ || string(msg) != "hello "+url {
+				t.Fatalf("%s: echo %v %q %v", url, gotTyp, msg, err)
+			}
+		}
+		if err := c.Close(websock.StatusNormalClosure, ""); err != nil {
+			t.Fatalf("%s: close: %v", url, err)
+		}
+	}
+	s.shutdown()
+	out := logs.String()
+	if strings.Count(out, "msg=open") != 2 || strings.Count(out, "msg=close") != 2 || !strings.Contains(out, "code=1000") {
+		t.Fatalf("logs lack one open and one close line per connection:\n%s", out)
+	}
+	if !strings.Contains(out, "sha256=") {
+		t.Fatalf("the self-signed certificate's fingerprint is not logged:\n%s", out)
+	}
+}
+
+// TestServeShutdownSendsGoingAway: connections get close 1001 and the
+// shutdown completes once their handshakes are done.
+func TestServeShutdownSendsGoingAway(t *testing.T) {
+	s, logs := startTestServer(t)
+	ctx := context.Background()
+	results := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		url := "ws://" + s.addrs["ws"].String() + "/ws"
+		if i%2 == 1 {
+			url = "wss://" + s.addrs["wss"].String() + "/wss"
+		}
+		c, _, err := websock.Dial(ctx, url, &websock.DialOptions{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		// One round trip, so the server has registered the connection.
+		c.Write(ctx, websock.TextMessage, []byte("x"))
+		if _, _, err := c.Read(ctx); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			_, _, err := c.Read(ctx)
+			results <- err
+		}()
+	}
+	start := time.Now()
+	if err := s.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-results; websock.CloseStatus(err) != websock.StatusGoingAway {
+			t.Fatalf("client got %v, want close 1001", err)
+		}
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("shutdown took %v", d)
+	}
+	if !strings.Contains(logs.String(), "shutdown complete") {
+		t.Fatalf("no clean shutdown in the logs:\n%s", logs.String())
+	}
+}
+
+func TestServeUsage(t *testing.T) {
+	if err := serveCmd([]string{"-ws", "", "-wss", ""}); err == nil || !strings.Contains(err.Error(), "no listener") {
+		t.Fatalf("serve without listeners: %v", err)
+	}
+	if err := serveCmd([]string{"-cert", "/nonexistent.pem", "-key", "/nonexistent.key", "-ws", ""}); err == nil {
+		t.Fatal("missing certificate files accepted")
+	}
+}
