@@ -212,18 +212,26 @@ func release(sem chan struct{}) { <-sem }
 // longAgo is a deadline in the past, which interrupts blocked I/O.
 var longAgo = time.Unix(1, 0)
 
-// interruptOnDone arranges for set(longAgo) to be called when ctx is done,
-// interrupting blocked I/O. The returned function stops that, waits if it
-// is running, and reports whether it happened; set(time.Time{}) must then
-// be called to clear the deadline. It returns nil for contexts that are never
-// done, so the common case costs nothing.
-func interruptOnDone(ctx context.Context, set func(time.Time) error) func() bool {
+// Which deadline interruptOnDone sets.
+const (
+	readSide  = 1
+	writeSide = 2
+	bothSides = readSide | writeSide
+)
+
+// interruptOnDone arranges for the deadline of side (readSide, writeSide or
+// bothSides) of nc to be set in the past when ctx is done, interrupting
+// blocked I/O. The returned function stops that, waits if it is running,
+// and reports whether it happened; the deadline must then be cleared. It
+// returns nil for contexts that are never done, so the common case costs
+// nothing.
+func interruptOnDone(ctx context.Context, nc net.Conn, side int) func() bool {
 	if ctx.Done() == nil {
 		return nil
 	}
 	done := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
-		set(longAgo)
+		setDeadline(nc, side, longAgo)
 		close(done)
 	})
 	return func() bool {
@@ -232,6 +240,17 @@ func interruptOnDone(ctx context.Context, set func(time.Time) error) func() bool
 		}
 		<-done
 		return true
+	}
+}
+
+func setDeadline(nc net.Conn, side int, t time.Time) {
+	switch side {
+	case readSide:
+		nc.SetReadDeadline(t)
+	case writeSide:
+		nc.SetWriteDeadline(t)
+	default:
+		nc.SetDeadline(t)
 	}
 }
 

@@ -197,7 +197,7 @@ func dialProxy(ctx context.Context, netDial func(context.Context, string, string
 		}
 		nc = tc
 	}
-	stop := interruptOnDone(ctx, nc.SetDeadline)
+	stop := interruptOnDone(ctx, nc, bothSides)
 	defer func() {
 		if stop != nil && stop() {
 			nc.SetDeadline(time.Time{})
@@ -243,7 +243,7 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, opts *DialOpt
 	if dl, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(dl)
 	}
-	stop := interruptOnDone(ctx, nc.SetDeadline)
+	stop := interruptOnDone(ctx, nc, bothSides)
 	fail := func(resp *http.Response, err error) (*Conn, *http.Response, error) {
 		if stop != nil && stop() && ctx.Err() != nil {
 			err = fmt.Errorf("%w (%w)", err, ctx.Err())

@@ -184,7 +184,7 @@ func closePayload(code int, reason string) []byte {
 // echoServer starts a server that echoes every message with opts, over TLS
 // if tlsOn. It returns the server and a channel that receives the error
 // that ended each connection.
-func echoServer(t *testing.T, tlsOn bool, opts *AcceptOptions) (*httptest.Server, chan error) {
+func echoServer(t testing.TB, tlsOn bool, opts *AcceptOptions) (*httptest.Server, chan error) {
 	t.Helper()
 	ended := make(chan error, 16)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

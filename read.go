@@ -36,6 +36,12 @@ func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte,
 	}
 	for {
 		if len(dst) == cap(dst) {
+			// Full: see whether the message has ended before growing.
+			if _, err := r.Read(nil); err == io.EOF {
+				return typ, dst, nil
+			} else if err != nil {
+				return 0, dst, err
+			}
 			dst = grow(dst, 512)
 		}
 		n, err := r.Read(dst[len(dst):cap(dst)])
@@ -73,7 +79,7 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	if c.readErr != nil {
 		return 0, nil, c.readErr
 	}
-	stop := interruptOnDone(ctx, c.nc.SetReadDeadline)
+	stop := interruptOnDone(ctx, c.nc, readSide)
 	typ, err := c.nextMessage()
 	if stop != nil && stop() {
 		c.nc.SetReadDeadline(time.Time{})
@@ -291,7 +297,7 @@ func (m *messageReader) Read(p []byte) (int, error) {
 	if !m.active {
 		return 0, io.EOF
 	}
-	stop := interruptOnDone(m.ctx, c.nc.SetReadDeadline)
+	stop := interruptOnDone(m.ctx, c.nc, readSide)
 	n, err := m.read(p)
 	if stop != nil && stop() {
 		c.nc.SetReadDeadline(time.Time{})

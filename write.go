@@ -188,7 +188,7 @@ func (c *Conn) writeFrame(ctx context.Context, timeout time.Duration, fin bool, 
 		c.nc.SetWriteDeadline(time.Now().Add(timeout))
 		defer c.nc.SetWriteDeadline(time.Time{})
 	}
-	stop := interruptOnDone(ctx, c.nc.SetWriteDeadline)
+	stop := interruptOnDone(ctx, c.nc, writeSide)
 	err := c.writeFrameLocked(fin, rsv, op, p)
 	if stop != nil && stop() {
 		c.nc.SetWriteDeadline(time.Time{})
