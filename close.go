@@ -22,34 +22,78 @@ import (
 // StatusNoStatus to send a close frame without code. The reason is cut to
 // fit in the frame.
 func (c *Conn) Close(code int, reason string) error {
-	if code != StatusNoStatus && !frame.ValidCode(code) {
-		return fmt.Errorf("websock: close: status code %d may not be sent", code)
+	if err := checkCloseCode(code); err != nil {
+		return err
 	}
-	deadline := time.Now().Add(c.closeTimeout)
-	err := c.writeClose(code, reason)
+	err := c.CloseWrite(code, reason)
 	if errors.Is(err, ErrClosed) {
-		// Someone else started the closing handshake.
-		return c.waitClosed(deadline)
+		// The closing handshake had started already.
+		return c.waitClosed(time.Now().Add(c.closeTimeout))
 	}
 	if err != nil {
 		c.closeTCP()
 		return err
 	}
+	deadline := c.closeDeadline()
 	// Wait for the peer's close frame: read it ourselves if no one is reading.
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
 	case c.readSem <- struct{}{}:
-		if c.readErr == nil {
-			c.nc.SetReadDeadline(deadline)
-			c.discardUntilClose()
-		}
+		c.discardUntilClose()
 		release(c.readSem)
 	case <-c.closeRecv:
 	case <-c.closed:
 	case <-timer.C:
 	}
-	return c.waitClosed(deadline)
+	if err := c.waitClosed(deadline); err != nil {
+		return err
+	}
+	select {
+	case <-c.closeRecv:
+		return nil
+	default:
+	}
+	if !time.Now().Before(deadline) {
+		return ErrCloseTimeout
+	}
+	return fmt.Errorf("websock: close: connection ended before the peer's close frame: %w", io.ErrUnexpectedEOF)
+}
+
+func checkCloseCode(code int) error {
+	if code != StatusNoStatus && !frame.ValidCode(code) {
+		return fmt.Errorf("websock: close: status code %d may not be sent", code)
+	}
+	return nil
+}
+
+// CloseWrite starts the closing handshake without waiting for its end: it
+// sends a close frame with code and reason and returns. The peer's messages
+// sent before its close frame can still be read; then reads return the
+// peer's *CloseError and the connection is closed as Close would. If the
+// peer does not answer within the close timeout, reads fail with
+// ErrCloseTimeout and TCP is closed. Writing data after CloseWrite fails
+// with ErrClosed.
+func (c *Conn) CloseWrite(code int, reason string) error {
+	if err := checkCloseCode(code); err != nil {
+		return err
+	}
+	if err := c.writeClose(code, reason); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(c.closeTimeout)
+	c.closingAt.Store(deadline.UnixNano())
+	c.nc.SetReadDeadline(deadline)
+	return nil
+}
+
+// closeDeadline returns when the closing handshake started by this side
+// times out, or the zero time if it has not started.
+func (c *Conn) closeDeadline() time.Time {
+	if ns := c.closingAt.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // waitClosed waits until TCP is closed or deadline has passed, then closes it.
@@ -69,6 +113,9 @@ func (c *Conn) waitClosed(deadline time.Time) error {
 // been handled or reading fails. It runs with the read semaphore held.
 func (c *Conn) discardUntilClose() {
 	for c.readErr == nil {
+		if !c.inMessage && c.remaining == 0 {
+			c.msg.active = false
+		}
 		if c.remaining > 0 {
 			if _, err := c.br.Discard(int(min(c.remaining, 1<<30))); err != nil {
 				c.ioError(err)
@@ -77,10 +124,7 @@ func (c *Conn) discardUntilClose() {
 			c.remaining = 0
 			continue
 		}
-		if c.nextDataFrame() != nil && c.readErr == nil {
-			// A deadline: the peer did not answer in time.
-			c.readErr = ErrCloseTimeout
-		}
+		c.nextDataFrame()
 	}
 	c.msg.active = false
 }

@@ -1,8 +1,11 @@
 package websock
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -109,5 +112,57 @@ func TestCloseRejectsUnsendableCodes(t *testing.T) {
 	}
 	if err := c.Close(StatusNoStatus, ""); err != nil {
 		t.Fatalf("Close without status: %v", err)
+	}
+}
+
+// TestCloseWriteKeepsReading: after CloseWrite, messages the peer sent
+// before its close frame are still delivered, then its close.
+func TestCloseWriteKeepsReading(t *testing.T) {
+	srv, _ := echoServer(t, false, nil)
+	c := dialEcho(t, urlOf(srv.URL), nil)
+	ctx := context.Background()
+	for i := 0; i < 100; i++ {
+		if err := c.Write(ctx, TextMessage, []byte{'a' + byte(i%26)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.CloseWrite(StatusNormalClosure, "done"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(ctx, TextMessage, []byte("late")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("write after CloseWrite: %v", err)
+	}
+	for i := 0; i < 100; i++ {
+		_, msg, err := c.Read(ctx)
+		if err != nil || msg[0] != 'a'+byte(i%26) {
+			t.Fatalf("message %d: %q %v", i, msg, err)
+		}
+	}
+	if _, _, err := c.Read(ctx); CloseStatus(err) != StatusNormalClosure {
+		t.Fatalf("after the messages: %v", err)
+	}
+	select {
+	case <-c.closed:
+	default:
+		t.Fatal("TCP still open after the closing handshake")
+	}
+}
+
+// TestCloseWriteTimesOut: a peer that never answers ends reads with
+// ErrCloseTimeout.
+func TestCloseWriteTimesOut(t *testing.T) {
+	url := rawServer(t, func(nc net.Conn, br *bufio.Reader, key string) {
+		io.WriteString(nc, okResponse(key))
+		io.Copy(io.Discard, br) // never answers
+	})
+	c, _, err := Dial(context.Background(), url, &DialOptions{CloseTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CloseWrite(StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Read(context.Background()); !errors.Is(err, ErrCloseTimeout) {
+		t.Fatalf("Read: %v", err)
 	}
 }

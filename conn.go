@@ -93,6 +93,7 @@ type Conn struct {
 	peerClose     CloseError
 	closed        chan struct{} // closed when TCP is closed
 	closeOnce     sync.Once
+	closingAt     atomic.Int64 // when the closing handshake this side started times out (Unix ns)
 
 	pongMu      sync.Mutex
 	pongWaiters map[string][]chan struct{}

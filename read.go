@@ -24,33 +24,81 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 // ReadAppend reads the next whole message and appends it to dst, returning
 // the extended slice. Reusing dst across calls reads without allocating.
 func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte, error) {
-	typ, r, err := c.Reader(ctx)
+	var typ MessageType
+	err := c.readOp(ctx, func() (err error) {
+		if typ, err = c.nextMessage(); err != nil {
+			return err
+		}
+		dst, err = c.msg.readAll(dst)
+		return err
+	})
 	if err != nil {
 		return 0, dst, err
 	}
-	if c.codec == nil || c.msg.src == &c.frames {
-		// Single frame: the size is known, read it in one go.
-		if c.hdr.Fin && c.remaining > 0 {
-			dst = grow(dst, int(c.remaining))
+	return typ, dst, nil
+}
+
+// Reader waits for the next message and returns its type and a reader of
+// its payload, valid until the next call to Read or Reader. Reads through it
+// use ctx. An unfinished previous message is read through and discarded.
+func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
+	var typ MessageType
+	err := c.readOp(ctx, func() (err error) {
+		typ, err = c.nextMessage()
+		return err
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	c.msg.ctx = ctx
+	return typ, &c.msg, nil
+}
+
+// readOp runs f with the read semaphore held and blocked reads interrupted
+// when ctx is done, in which case the error is ctx's and the connection
+// stays usable.
+func (c *Conn) readOp(ctx context.Context, f func() error) error {
+	if err := c.acquire(ctx, c.readSem, 0); err != nil {
+		return err
+	}
+	defer release(c.readSem)
+	if c.readErr != nil {
+		return c.readErr
+	}
+	stop := interruptOnDone(ctx, c.nc, readSide)
+	err := f()
+	if stop != nil && stop() {
+		c.nc.SetReadDeadline(c.closeDeadline())
+		if err != nil && c.readErr == nil {
+			err = ctx.Err()
 		}
+	}
+	return err
+}
+
+// readAll reads the rest of the message, appending it to dst.
+func (m *messageReader) readAll(dst []byte) ([]byte, error) {
+	c := m.c
+	if c.hdr.Fin && c.remaining > 0 && m.src == &c.frames {
+		dst = grow(dst, int(c.remaining)) // one frame: the size is known
 	}
 	for {
 		if len(dst) == cap(dst) {
 			// Full: see whether the message has ended before growing.
-			if _, err := r.Read(nil); err == io.EOF {
-				return typ, dst, nil
+			if _, err := m.read(nil); err == io.EOF {
+				return dst, nil
 			} else if err != nil {
-				return 0, dst, err
+				return dst, err
 			}
 			dst = grow(dst, 512)
 		}
-		n, err := r.Read(dst[len(dst):cap(dst)])
+		n, err := m.read(dst[len(dst):cap(dst)])
 		dst = dst[:len(dst)+n]
 		if err == io.EOF {
-			return typ, dst, nil
+			return dst, nil
 		}
 		if err != nil {
-			return 0, dst, err
+			return dst, err
 		}
 	}
 }
@@ -66,32 +114,6 @@ func grow(b []byte, n int) []byte {
 	nb := make([]byte, len(b), len(b)+n)
 	copy(nb, b)
 	return nb
-}
-
-// Reader waits for the next message and returns its type and a reader of
-// its payload, valid until the next call to Read or Reader. Reads through it
-// use ctx. An unfinished previous message is read through and discarded.
-func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
-	if err := c.acquire(ctx, c.readSem, 0); err != nil {
-		return 0, nil, err
-	}
-	defer release(c.readSem)
-	if c.readErr != nil {
-		return 0, nil, c.readErr
-	}
-	stop := interruptOnDone(ctx, c.nc, readSide)
-	typ, err := c.nextMessage()
-	if stop != nil && stop() {
-		c.nc.SetReadDeadline(time.Time{})
-		if err != nil && c.readErr == nil {
-			err = ctx.Err()
-		}
-	}
-	if err != nil {
-		return 0, nil, err
-	}
-	c.msg.ctx = ctx
-	return typ, &c.msg, nil
 }
 
 // nextMessage discards what is left of the current message and reads up to
@@ -233,6 +255,12 @@ func (c *Conn) handleControl(h frame.Header) error {
 // sticky and ends the connection.
 func (c *Conn) ioError(err error) error {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if dl := c.closeDeadline(); dl.IsZero() || time.Now().Before(dl) {
+			return err // a context's deadline
+		}
+		err = ErrCloseTimeout
+		c.readErr = err
+		c.closeTCP()
 		return err
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
@@ -285,26 +313,14 @@ type messageReader struct {
 	utf8   utf8.Validator
 }
 
-func (m *messageReader) Read(p []byte) (int, error) {
-	c := m.c
-	if err := c.acquire(m.ctx, c.readSem, 0); err != nil {
-		return 0, err
-	}
-	defer release(c.readSem)
-	if c.readErr != nil {
-		return 0, c.readErr
-	}
-	if !m.active {
-		return 0, io.EOF
-	}
-	stop := interruptOnDone(m.ctx, c.nc, readSide)
-	n, err := m.read(p)
-	if stop != nil && stop() {
-		c.nc.SetReadDeadline(time.Time{})
-		if err != nil && c.readErr == nil {
-			err = m.ctx.Err()
+func (m *messageReader) Read(p []byte) (n int, err error) {
+	err = m.c.readOp(m.ctx, func() error {
+		if !m.active {
+			return io.EOF
 		}
-	}
+		n, err = m.read(p)
+		return err
+	})
 	return n, err
 }
 

@@ -1,6 +1,7 @@
 // Command websock is a secure WebSocket server and toolbox.
 //
 //	websock serve        echo server on ws://127.0.0.1:8888/ws and wss://127.0.0.1:8889/wss
+//	websock dial URL     interactive client: stdin lines out, messages in
 //
 // Run "websock <command> -h" for the flags of each command.
 package main
@@ -20,6 +21,7 @@ var commands = map[string]struct {
 	summary string
 }{
 	"serve": {serveCmd, "run the secure echo server (ws:// and wss://)"},
+	"dial":  {dialCmd, "connect to a WebSocket server and exchange messages (like wscat)"},
 }
 
 func main() {
