@@ -1,0 +1,166 @@
+package websock_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/websock/websock"
+)
+
+// Peers that no one here wrote: python3-websockets and Node's ws, installed
+// from Debian by .ci/run.
+
+// peer returns the command line for a script of testdata/interop, or
+// fails the test in CI (and skips it elsewhere) when the peer is missing.
+func peer(t *testing.T, script string, args ...string) *exec.Cmd {
+	t.Helper()
+	var cmd *exec.Cmd
+	var check *exec.Cmd
+	if strings.HasSuffix(script, ".py") {
+		cmd = exec.Command("/usr/bin/python3", append([]string{"testdata/interop/" + script}, args...)...)
+		check = exec.Command("/usr/bin/python3", "-c", "import websockets")
+	} else {
+		cmd = exec.Command("node", append([]string{"testdata/interop/" + script}, args...)...)
+		check = exec.Command("node", "-e", "require('ws')")
+		cmd.Env = append(os.Environ(), "NODE_PATH=/usr/share/nodejs")
+		check.Env = cmd.Env
+	}
+	if out, err := check.CombinedOutput(); err != nil {
+		msg := "peer for " + script + " not installed (apt-get install python3-websockets node-ws): " + string(out)
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return cmd
+}
+
+func echoHandler(opts *websock.AcceptOptions) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websock.Accept(w, r, opts)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			if err := c.Write(r.Context(), typ, msg); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// TestForeignClientsAgainstOurServer runs the foreign clients against our
+// server, over TCP and TLS.
+func TestForeignClientsAgainstOurServer(t *testing.T) {
+	for _, script := range []string{"client.py", "client.js"} {
+		for _, tlsOn := range []bool{false, true} {
+			name := script + "/ws"
+			if tlsOn {
+				name = script + "/wss"
+			}
+			t.Run(name, func(t *testing.T) {
+				cmd := peer(t, script)
+				var srv *httptest.Server
+				if tlsOn {
+					srv = httptest.NewTLSServer(echoHandler(nil))
+				} else {
+					srv = httptest.NewServer(echoHandler(nil))
+				}
+				defer srv.Close()
+				cmd.Args = append(cmd.Args, "ws"+strings.TrimPrefix(srv.URL, "http")+"/")
+				out, err := cmd.CombinedOutput()
+				if err != nil || !strings.HasPrefix(string(out), "ok") {
+					t.Fatalf("%s: %v\n%s", script, err, out)
+				}
+			})
+		}
+	}
+}
+
+// startPeerServer starts a foreign echo server and returns its ws:// URL.
+func startPeerServer(t *testing.T, script string, args ...string) string {
+	t.Helper()
+	cmd := peer(t, script, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	port, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("%s did not start: %v\n%s", script, err, stderr.String())
+	}
+	return "ws://127.0.0.1:" + strings.TrimSpace(port) + "/"
+}
+
+// TestOurClientAgainstForeignServers dials the foreign echo servers.
+func TestOurClientAgainstForeignServers(t *testing.T) {
+	for _, script := range []string{"echo_server.py", "echo_server.js"} {
+		t.Run(script, func(t *testing.T) {
+			url := startPeerServer(t, script)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			c, _, err := websock.Dial(ctx, url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			readErr := make(chan error, 1)
+			for _, n := range []int{0, 1, 125, 126, 65535, 65536, 1 << 20} {
+				for _, typ := range []websock.MessageType{websock.TextMessage, websock.BinaryMessage} {
+					msg := bytes.Repeat([]byte("ü"), n/2)
+					if err := c.Write(ctx, typ, msg); err != nil {
+						t.Fatal(err)
+					}
+					gotTyp, got, err := c.Read(ctx)
+					if err != nil || gotTyp != typ || !bytes.Equal(got, msg) {
+						t.Fatalf("echo of %d bytes: %v %d bytes %v", len(msg), gotTyp, len(got), err)
+					}
+				}
+			}
+			// Streamed message in fragments, with a ping answered meanwhile.
+			go func() {
+				_, msg, err := c.Read(ctx)
+				if err == nil && string(msg) != "part1part2" {
+					err = errUnexpected(msg)
+				}
+				readErr <- err
+			}()
+			w, _ := c.Writer(ctx, websock.TextMessage)
+			w.Write([]byte("part1"))
+			if err := c.Ping(ctx, []byte("ping")); err != nil {
+				t.Fatalf("ping: %v", err)
+			}
+			w.Write([]byte("part2"))
+			w.Close()
+			if err := <-readErr; err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Close(websock.StatusNormalClosure, "bye"); err != nil {
+				t.Fatalf("closing handshake: %v", err)
+			}
+		})
+	}
+}
+
+type errUnexpected []byte
+
+func (e errUnexpected) Error() string { return "unexpected message " + string(e) }
