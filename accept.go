@@ -39,22 +39,12 @@ type AcceptOptions struct {
 	// &PerMessageDeflate{}. At most one of them is used per connection.
 	Extensions []Extension
 
-	// ReadLimit is the largest message accepted, in bytes after
-	// decompression; 0 means DefaultReadLimit, negative means no limit.
-	ReadLimit int64
-
-	// MaxFrameSize is the largest frame payload accepted; 0 means no limit
-	// beyond ReadLimit.
-	MaxFrameSize int64
-
 	// HandshakeTimeout bounds writing the handshake response; 0 means
 	// DefaultHandshakeTimeout. Reading the request is bounded by the
 	// http.Server's ReadHeaderTimeout.
 	HandshakeTimeout time.Duration
 
-	// CloseTimeout bounds each wait of the closing handshake; 0 means
-	// DefaultCloseTimeout.
-	CloseTimeout time.Duration
+	ConnOptions
 }
 
 // Accept upgrades an HTTP request to a WebSocket connection (RFC 6455 §4.2).
@@ -62,6 +52,11 @@ type AcceptOptions struct {
 // with the matching HTTP status and a one-line reason, and returns the
 // error (a *HandshakeError). opts may be nil.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	return accept(w, r, opts, nil)
+}
+
+// accept is Accept, registering the connection with t if not nil.
+func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *Tracker) (*Conn, error) {
 	if opts == nil {
 		opts = &AcceptOptions{}
 	}
@@ -131,15 +126,18 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		return nil, fmt.Errorf("websock: accept: write response: %w", err)
 	}
 	nc.SetDeadline(time.Time{})
-	return newConn(nc, brw.Reader, connConfig{
-		server:       true,
-		subprotocol:  sub,
-		extensions:   extHeader,
-		codec:        codec,
-		readLimit:    opts.ReadLimit,
-		maxFrame:     opts.MaxFrameSize,
-		closeTimeout: opts.CloseTimeout,
-	}), nil
+	c := newConn(nc, brw.Reader, connConfig{
+		ConnOptions: opts.ConnOptions,
+		server:      true,
+		subprotocol: sub,
+		extensions:  extHeader,
+		codec:       codec,
+		tracker:     t,
+	})
+	if t != nil {
+		t.add(c)
+	}
+	return c, nil
 }
 
 // checkRequest applies RFC 6455 §4.2.1, the origin policy and the hooks.

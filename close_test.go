@@ -68,7 +68,7 @@ func TestServerCloseReadsThroughData(t *testing.T) {
 
 // TestCloseTimesOut: a peer that never answers costs at most CloseTimeout.
 func TestCloseTimesOut(t *testing.T) {
-	srv, result := closingServer(t, &AcceptOptions{CloseTimeout: 100 * time.Millisecond})
+	srv, result := closingServer(t, &AcceptOptions{ConnOptions: ConnOptions{CloseTimeout: 100 * time.Millisecond}})
 	c := dialRaw(t, srv)
 	if h, _, err := c.readFrame(); err != nil || h.Opcode != frame.OpClose {
 		t.Fatalf("expected a close frame: %v", err)
@@ -155,7 +155,7 @@ func TestCloseWriteTimesOut(t *testing.T) {
 		io.WriteString(nc, okResponse(key))
 		io.Copy(io.Discard, br) // never answers
 	})
-	c, _, err := Dial(context.Background(), url, &DialOptions{CloseTimeout: 50 * time.Millisecond})
+	c, _, err := Dial(context.Background(), url, &DialOptions{ConnOptions: ConnOptions{CloseTimeout: 50 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,6 +61,7 @@ type Conn struct {
 	readLimit    atomic.Int64
 	maxFrame     int64
 	closeTimeout time.Duration
+	writeTimeout time.Duration
 
 	onPing func([]byte)
 	onPong func([]byte)
@@ -93,21 +94,66 @@ type Conn struct {
 	peerClose     CloseError
 	closed        chan struct{} // closed when TCP is closed
 	closeOnce     sync.Once
+	tcpClosed     atomic.Bool // set first thing by closeTCP
 	closingAt     atomic.Int64 // when the closing handshake this side started times out (Unix ns)
+
+	// Keepalive; the timer's function is the only user of the plain fields.
+	keepalive      *time.Timer
+	pingInterval   time.Duration
+	pongTimeout    time.Duration
+	framesIn       atomic.Uint32 // frames received, as a sign of life
+	lastFramesIn   uint32
+	pingPending    bool
+	keepaliveFired atomic.Bool
+
+	tracker *Tracker // told when TCP is closed, if not nil
 
 	pongMu      sync.Mutex
 	pongWaiters map[string][]chan struct{}
 }
 
+// ConnOptions holds the settings of a connection that are the same on both
+// sides; AcceptOptions and DialOptions embed it.
+type ConnOptions struct {
+	// ReadLimit is the largest message accepted, in bytes after
+	// decompression; 0 means DefaultReadLimit, negative means no limit.
+	// A larger message fails the connection with status 1009.
+	ReadLimit int64
+
+	// MaxFrameSize is the largest frame payload accepted; 0 means no limit
+	// beyond ReadLimit.
+	MaxFrameSize int64
+
+	// CloseTimeout bounds each wait of the closing handshake; 0 means
+	// DefaultCloseTimeout.
+	CloseTimeout time.Duration
+
+	// WriteTimeout bounds the writing of each frame, so that a peer that
+	// stops reading cannot block writers forever: on expiry the connection
+	// is closed and writes fail with ErrWriteTimeout. 0 means no bound
+	// beyond the contexts given to writes.
+	WriteTimeout time.Duration
+
+	// PingInterval, when positive, makes the connection send a ping after
+	// each interval in which nothing arrived from the peer; if nothing
+	// arrives within PongTimeout after it, the peer is considered gone and
+	// the connection is closed (reads fail with ErrKeepaliveTimeout).
+	// Pongs are seen while the connection is read, as always.
+	PingInterval time.Duration
+
+	// PongTimeout is how long to wait for the peer after a keepalive ping;
+	// 0 means PingInterval.
+	PongTimeout time.Duration
+}
+
 // connConfig is what both sides set up on a new Conn.
 type connConfig struct {
-	server       bool
-	subprotocol  string
-	extensions   string
-	codec        Codec
-	readLimit    int64
-	maxFrame     int64
-	closeTimeout time.Duration
+	ConnOptions
+	server      bool
+	subprotocol string
+	extensions  string
+	codec       Codec
+	tracker     *Tracker
 }
 
 func newConn(nc net.Conn, br *bufio.Reader, cfg connConfig) *Conn {
@@ -121,8 +167,10 @@ func newConn(nc net.Conn, br *bufio.Reader, cfg connConfig) *Conn {
 		subprotocol:  cfg.subprotocol,
 		extensions:   cfg.extensions,
 		codec:        cfg.codec,
-		maxFrame:     cfg.maxFrame,
-		closeTimeout: cfg.closeTimeout,
+		maxFrame:     cfg.MaxFrameSize,
+		closeTimeout: cfg.CloseTimeout,
+		writeTimeout: cfg.WriteTimeout,
+		tracker:      cfg.tracker,
 		readSem:      make(chan struct{}, 1),
 		msgSem:       make(chan struct{}, 1),
 		frameSem:     make(chan struct{}, 1),
@@ -132,10 +180,10 @@ func newConn(nc net.Conn, br *bufio.Reader, cfg connConfig) *Conn {
 	if c.codec != nil {
 		c.codecBits = c.codec.ReservedBits()
 	}
-	if cfg.readLimit == 0 {
-		cfg.readLimit = DefaultReadLimit
+	if cfg.ReadLimit == 0 {
+		cfg.ReadLimit = DefaultReadLimit
 	}
-	c.readLimit.Store(cfg.readLimit)
+	c.readLimit.Store(cfg.ReadLimit)
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = DefaultCloseTimeout
 	}
@@ -147,7 +195,40 @@ func newConn(nc net.Conn, br *bufio.Reader, cfg connConfig) *Conn {
 	c.frames.c = c
 	c.msg.c = c
 	c.mw.c = c
+	if cfg.PingInterval > 0 {
+		c.pingInterval, c.pongTimeout = cfg.PingInterval, cfg.PongTimeout
+		if c.pongTimeout <= 0 {
+			c.pongTimeout = c.pingInterval
+		}
+		c.keepalive = time.AfterFunc(c.pingInterval, c.keepaliveTick)
+	}
 	return c
+}
+
+// keepaliveTick runs after each keepalive period: if frames arrived in it,
+// the peer is alive; otherwise it is pinged, and if nothing arrives within
+// the pong timeout either, the connection is closed.
+func (c *Conn) keepaliveTick() {
+	select {
+	case <-c.closed:
+		return
+	default:
+	}
+	n := c.framesIn.Load()
+	alive := n != c.lastFramesIn
+	c.lastFramesIn = n
+	switch {
+	case alive:
+		c.pingPending = false
+		c.keepalive.Reset(c.pingInterval)
+	case c.pingPending:
+		c.keepaliveFired.Store(true)
+		c.closeTCP()
+	default:
+		c.pingPending = true
+		c.writeFrame(context.Background(), c.pongTimeout, true, 0, frame.OpPing, nil)
+		c.keepalive.Reset(c.pongTimeout)
+	}
 }
 
 // Subprotocol returns the subprotocol agreed in the handshake, or "".
@@ -259,6 +340,13 @@ func setDeadline(nc net.Conn, side int, t time.Time) {
 // waiting on it.
 func (c *Conn) closeTCP() {
 	c.closeOnce.Do(func() {
+		c.tcpClosed.Store(true)
+		if c.keepalive != nil {
+			c.keepalive.Stop()
+		}
+		if c.tracker != nil {
+			c.tracker.remove(c) // before the peer can see the end
+		}
 		c.nc.Close()
 		close(c.closed)
 		if c.codec != nil {

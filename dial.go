@@ -52,21 +52,11 @@ type DialOptions struct {
 	// Hooks inspect the server's 101 response; an error fails the dial.
 	Hooks []func(resp *http.Response) error
 
-	// ReadLimit is the largest message accepted, in bytes after
-	// decompression; 0 means DefaultReadLimit, negative means no limit.
-	ReadLimit int64
-
-	// MaxFrameSize is the largest frame payload accepted; 0 means no limit
-	// beyond ReadLimit.
-	MaxFrameSize int64
-
 	// HandshakeTimeout bounds the whole dial, handshake included, when ctx
 	// has no earlier deadline; 0 means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
 
-	// CloseTimeout bounds each wait of the closing handshake; 0 means
-	// DefaultCloseTimeout.
-	CloseTimeout time.Duration
+	ConnOptions
 }
 
 // NoProxy is a DialOptions.Proxy that never uses a proxy.
@@ -332,12 +322,10 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, opts *DialOpt
 	}
 	nc.SetDeadline(time.Time{})
 	return newConn(nc, br, connConfig{
-		subprotocol:  sub,
-		extensions:   extHeader,
-		codec:        codec,
-		readLimit:    opts.ReadLimit,
-		maxFrame:     opts.MaxFrameSize,
-		closeTimeout: opts.CloseTimeout,
+		ConnOptions: opts.ConnOptions,
+		subprotocol: sub,
+		extensions:  extHeader,
+		codec:       codec,
 	}), resp, nil
 }
 

@@ -47,6 +47,15 @@ var (
 	// connection was failed with status 1009.
 	ErrMessageTooBig = errors.New("websock: message too big")
 
+	// ErrWriteTimeout means a frame could not be written within the write
+	// timeout (the peer stopped reading); the connection was closed.
+	ErrWriteTimeout = errors.New("websock: write timed out")
+
+	// ErrKeepaliveTimeout means the peer sent nothing, not even a pong,
+	// within the keepalive ping interval and pong timeout; the connection
+	// was closed.
+	ErrKeepaliveTimeout = errors.New("websock: keepalive timed out (peer unresponsive)")
+
 	// ErrCloseTimeout means the peer did not complete the closing handshake
 	// in time; the TCP connection was closed anyway.
 	ErrCloseTimeout = errors.New("websock: closing handshake timed out")

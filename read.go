@@ -206,6 +206,9 @@ func (c *Conn) readHeader() (frame.Header, error) {
 	}
 	h, _, err := frame.Parse(b)
 	c.br.Discard(n)
+	if c.keepalive != nil {
+		c.framesIn.Add(1)
+	}
 	if err == nil {
 		err = h.Check(c.server, c.codecBits)
 	}
@@ -263,7 +266,9 @@ func (c *Conn) ioError(err error) error {
 		c.closeTCP()
 		return err
 	}
-	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+	if c.keepaliveFired.Load() {
+		err = ErrKeepaliveTimeout
+	} else if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		err = fmt.Errorf("websock: connection lost without a closing handshake (status %d): %w", StatusAbnormalClosure, io.ErrUnexpectedEOF)
 	} else {
 		err = fmt.Errorf("websock: read: %w", err)

@@ -173,7 +173,7 @@ func TestValidCloseCodesEchoed(t *testing.T) {
 }
 
 func TestReadLimit(t *testing.T) {
-	srv, ended := echoServer(t, false, &AcceptOptions{ReadLimit: 1000})
+	srv, ended := echoServer(t, false, &AcceptOptions{ConnOptions: ConnOptions{ReadLimit: 1000}})
 	c := dialRaw(t, srv)
 	c.send(true, frame.OpBinary, make([]byte, 1000))
 	c.expectMessage(frame.OpBinary, make([]byte, 1000))
@@ -187,7 +187,7 @@ func TestReadLimit(t *testing.T) {
 }
 
 func TestMaxFrameSize(t *testing.T) {
-	srv, _ := echoServer(t, false, &AcceptOptions{MaxFrameSize: 100})
+	srv, _ := echoServer(t, false, &AcceptOptions{ConnOptions: ConnOptions{MaxFrameSize: 100}})
 	c := dialRaw(t, srv)
 	c.send(false, frame.OpBinary, make([]byte, 100))
 	c.send(true, frame.OpContinuation, make([]byte, 100))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 
 	"github.com/websock/websock/internal/frame"
@@ -184,6 +185,9 @@ func (c *Conn) writeFrame(ctx context.Context, timeout time.Duration, fin bool, 
 	if op == frame.OpClose {
 		c.closeSent = true
 	}
+	if timeout <= 0 {
+		timeout = c.writeTimeout
+	}
 	if timeout > 0 {
 		c.nc.SetWriteDeadline(time.Now().Add(timeout))
 		defer c.nc.SetWriteDeadline(time.Time{})
@@ -193,12 +197,17 @@ func (c *Conn) writeFrame(ctx context.Context, timeout time.Duration, fin bool, 
 	if stop != nil && stop() {
 		c.nc.SetWriteDeadline(time.Time{})
 		if err != nil {
-			err = fmt.Errorf("websock: write: %w", ctx.Err())
+			err = ctx.Err()
 		}
+	} else if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("%w after %v", ErrWriteTimeout, timeout)
 	}
 	if err != nil {
 		if c.writeErr == nil {
-			c.writeErr = fmt.Errorf("websock: write: %w", err)
+			c.writeErr = err
+			if !errors.Is(err, ErrWriteTimeout) {
+				c.writeErr = fmt.Errorf("websock: write: %w", err)
+			}
 		}
 		c.closeTCP()
 		return c.writeErr

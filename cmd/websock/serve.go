@@ -31,6 +31,7 @@ type serveConfig struct {
 	origins         []string
 	closeTimeout    time.Duration
 	shutdownTimeout time.Duration
+	maxConns        int
 }
 
 func serveCmd(args []string) error {
@@ -57,6 +58,7 @@ flags:`)
 	fs.Int64Var(&cfg.maxFrame, "max-frame", 0, "largest frame payload accepted, in bytes (0: up to -read-limit)")
 	fs.StringVar(&origins, "origins", "", "comma-separated extra browser origins allowed (host patterns like *.example.com)")
 	fs.DurationVar(&cfg.closeTimeout, "close-timeout", websock.DefaultCloseTimeout, "bound on each wait of a closing handshake")
+	fs.IntVar(&cfg.maxConns, "max-conns", 10000, "most connections open at once; more are refused with 503 (0: no cap)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound on the graceful shutdown")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -75,7 +77,7 @@ flags:`)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
-	logger.Info("shutting down", "open_connections", s.openConns())
+	logger.Info("shutting down", "open_connections", s.tracker.Len())
 	return s.shutdown()
 }
 
@@ -87,14 +89,14 @@ type echoServer struct {
 	servers []*http.Server
 	addrs   map[string]net.Addr // "ws" and "wss" listener addresses
 
-	mu      sync.Mutex
-	conns   map[*websock.Conn]struct{}
-	closing bool
-	wg      sync.WaitGroup
+	tracker  websock.Tracker
+	handlers sync.WaitGroup // connections whose handler has not returned
 }
 
 func newEchoServer(cfg serveConfig, logger *slog.Logger) *echoServer {
-	return &echoServer{cfg: cfg, log: logger, conns: map[*websock.Conn]struct{}{}, addrs: map[string]net.Addr{}}
+	s := &echoServer{cfg: cfg, log: logger, addrs: map[string]net.Addr{}}
+	s.tracker.Max = cfg.maxConns
+	return s
 }
 
 // start binds the listeners and serves in the background.
@@ -164,21 +166,20 @@ func (s *echoServer) certificate() (tls.Certificate, error) {
 
 // echo is the WebSocket endpoint: every message goes back with its type.
 func (s *echoServer) echo(w http.ResponseWriter, r *http.Request) {
-	c, err := websock.Accept(w, r, &websock.AcceptOptions{
+	s.handlers.Add(1)
+	defer s.handlers.Done()
+	c, err := s.tracker.Accept(w, r, &websock.AcceptOptions{
 		OriginPatterns: s.cfg.origins,
-		ReadLimit:      s.cfg.readLimit,
-		MaxFrameSize:   s.cfg.maxFrame,
-		CloseTimeout:   s.cfg.closeTimeout,
+		ConnOptions: websock.ConnOptions{
+			ReadLimit:    s.cfg.readLimit,
+			MaxFrameSize: s.cfg.maxFrame,
+			CloseTimeout: s.cfg.closeTimeout,
+		},
 	})
 	if err != nil {
 		s.log.Warn("handshake refused", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	if !s.track(c) {
-		c.Close(websock.StatusGoingAway, "server shutting down")
-		return
-	}
-	defer s.untrack(c)
 	start := time.Now()
 	s.log.Info("open", "remote", r.RemoteAddr, "path", r.URL.Path, "tls", r.TLS != nil, "extensions", c.Extensions())
 	err = echoLoop(r.Context(), c)
@@ -214,57 +215,20 @@ func echoLoop(ctx context.Context, c *websock.Conn) error {
 	}
 }
 
-func (s *echoServer) track(c *websock.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	s.wg.Add(1)
-	return true
-}
-
-func (s *echoServer) untrack(c *websock.Conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	s.wg.Done()
-}
-
-func (s *echoServer) openConns() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
-
 // shutdown stops accepting, closes every connection with 1001 and waits,
 // bounded by the shutdown timeout, for their closing handshakes.
 func (s *echoServer) shutdown() error {
 	s.Close()
-	s.mu.Lock()
-	s.closing = true
-	conns := make([]*websock.Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		go c.Close(websock.StatusGoingAway, "server shutting down")
-	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		s.log.Info("shutdown complete", "closed", len(conns))
-		return nil
-	case <-time.After(s.cfg.shutdownTimeout):
-		for _, c := range conns {
-			c.CloseNow()
-		}
+	n := s.tracker.Len()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.shutdownTimeout)
+	defer cancel()
+	if err := s.tracker.Shutdown(ctx); err != nil {
 		s.log.Warn("shutdown timed out; connections dropped", "timeout", s.cfg.shutdownTimeout)
 		return nil
 	}
+	s.handlers.Wait()
+	s.log.Info("shutdown complete", "closed", n)
+	return nil
 }
 
 // Close closes the listeners (not the WebSocket connections, which the

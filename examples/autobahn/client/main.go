@@ -27,7 +27,6 @@ func main() {
 	opts := func() *websock.DialOptions {
 		return &websock.DialOptions{
 			InsecureSkipVerify: *insecure,
-			ReadLimit:          -1, // the suite sends messages up to 16 MiB
 			Extensions:         autobahnExtensions(),
 		}
 	}

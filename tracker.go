@@ -1,0 +1,132 @@
+package websock
+
+import (
+	"context"
+	"net/http"
+	"sync"
+)
+
+// A Tracker accepts server connections and keeps track of them until they
+// end, so that a server can cap their number and close them all on
+// shutdown. The zero value is ready to use and has no cap.
+type Tracker struct {
+	// Max is the largest number of open connections, handshakes in
+	// progress included; Accept refuses more with 503 Service Unavailable.
+	// 0 means no cap.
+	Max int
+
+	mu       sync.Mutex
+	conns    map[*Conn]struct{}
+	pending  int // handshakes in progress
+	shutdown bool
+	changed  chan struct{} // closed and renewed whenever a connection ends
+}
+
+// Accept is the package's Accept for a tracked connection. It refuses with
+// 503 when Max connections are open or Shutdown has begun.
+func (t *Tracker) Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	if err := t.reserve(); err != nil {
+		http.Error(w, err.Reason, err.Status)
+		return nil, err
+	}
+	c, err := accept(w, r, opts, t)
+	t.mu.Lock()
+	t.pending--
+	t.notifyLocked()
+	closing := t.shutdown
+	t.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if closing {
+		c.Close(StatusGoingAway, "server shutting down")
+		return nil, ErrClosed
+	}
+	return c, nil
+}
+
+// add registers a new connection, unless it has already closed.
+func (t *Tracker) add(c *Conn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.conns[c] = struct{}{}
+	if c.tcpClosed.Load() {
+		delete(t.conns, c) // closed before it could be added
+	}
+}
+
+func (t *Tracker) reserve() *HandshakeError {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.conns == nil {
+		t.conns = map[*Conn]struct{}{}
+	}
+	switch {
+	case t.shutdown:
+		return &HandshakeError{Status: http.StatusServiceUnavailable, Reason: "server shutting down"}
+	case t.Max > 0 && len(t.conns)+t.pending >= t.Max:
+		return &HandshakeError{Status: http.StatusServiceUnavailable, Reason: "too many connections"}
+	}
+	t.pending++
+	return nil
+}
+
+func (t *Tracker) remove(c *Conn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.conns, c)
+	t.notifyLocked()
+}
+
+// notifyLocked wakes Shutdown to look at the connections again.
+func (t *Tracker) notifyLocked() {
+	if t.changed != nil {
+		close(t.changed)
+		t.changed = make(chan struct{})
+	}
+}
+
+// Len returns the number of open connections.
+func (t *Tracker) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.conns)
+}
+
+// Shutdown refuses new connections, closes every open one with status 1001
+// (going away) and waits for their closing handshakes. When ctx is done
+// first, the remaining connections are closed at once and ctx's error is
+// returned.
+func (t *Tracker) Shutdown(ctx context.Context) error {
+	t.mu.Lock()
+	t.shutdown = true
+	if t.changed == nil {
+		t.changed = make(chan struct{})
+	}
+	conns := make([]*Conn, 0, len(t.conns))
+	for c := range t.conns {
+		conns = append(conns, c)
+	}
+	t.mu.Unlock()
+	for _, c := range conns {
+		go c.Close(StatusGoingAway, "server shutting down")
+	}
+	for {
+		t.mu.Lock()
+		n, changed := len(t.conns)+t.pending, t.changed
+		t.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			t.mu.Lock()
+			for c := range t.conns {
+				go c.CloseNow()
+			}
+			t.mu.Unlock()
+			return ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,102 @@
+package websock
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+func trackedEchoServer(t *testing.T, tr *Tracker) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := tr.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			c.Write(r.Context(), typ, msg)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestTrackerCapsConnections(t *testing.T) {
+	tr := &Tracker{Max: 2}
+	srv := trackedEchoServer(t, tr)
+	a := dialEcho(t, urlOf(srv.URL), nil)
+	dialEcho(t, urlOf(srv.URL), nil)
+	_, _, err := Dial(context.Background(), urlOf(srv.URL), nil)
+	var he *HandshakeError
+	if !errors.As(err, &he) || he.Status != http.StatusServiceUnavailable {
+		t.Fatalf("third connection: %v, want 503", err)
+	}
+	// Once one closes (the server drops it from the count before closing
+	// TCP, which Close waits for), there is room again.
+	if err := a.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	if tr.Len() != 1 {
+		t.Fatalf("tracker counts %d connections after a close, want 1", tr.Len())
+	}
+	dialEcho(t, urlOf(srv.URL), nil)
+}
+
+func TestTrackerShutdown(t *testing.T) {
+	var tr Tracker
+	srv := trackedEchoServer(t, &tr)
+	ctx := context.Background()
+	results := make(chan error, 3)
+	for i := 0; i < 3; i++ {
+		c := dialEcho(t, urlOf(srv.URL), nil)
+		c.Write(ctx, TextMessage, []byte("hi"))
+		if _, _, err := c.Read(ctx); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _, _, err := c.Read(ctx); results <- err }()
+	}
+	if tr.Len() != 3 {
+		t.Fatalf("Len = %d", tr.Len())
+	}
+	sctx, cancel := context.WithTimeout(ctx, hangGuard)
+	defer cancel()
+	if err := tr.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := <-results; CloseStatus(err) != StatusGoingAway {
+			t.Fatalf("client got %v, want 1001", err)
+		}
+	}
+	if tr.Len() != 0 {
+		t.Fatalf("Len after shutdown = %d", tr.Len())
+	}
+	_, _, err := Dial(ctx, urlOf(srv.URL), nil)
+	var he *HandshakeError
+	if !errors.As(err, &he) || he.Status != http.StatusServiceUnavailable {
+		t.Fatalf("dial after shutdown: %v, want 503", err)
+	}
+}
+
+// TestTrackerShutdownBounded: a peer that never answers the close is cut off
+// when the context ends.
+func TestTrackerShutdownBounded(t *testing.T) {
+	var tr Tracker
+	srv := trackedEchoServer(t, &tr)
+	raw := dialRaw(t, srv)
+	raw.send(true, 1, []byte("x"))
+	raw.expectMessage(1, []byte("x")) // the connection is registered
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := tr.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	raw.expectClose(StatusGoingAway)
+}
