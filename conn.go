@@ -94,7 +94,7 @@ type Conn struct {
 	peerClose     CloseError
 	closed        chan struct{} // closed when TCP is closed
 	closeOnce     sync.Once
-	tcpClosed     atomic.Bool // set first thing by closeTCP
+	tcpClosed     atomic.Bool  // set first thing by closeTCP
 	closingAt     atomic.Int64 // when the closing handshake this side started times out (Unix ns)
 
 	// Keepalive; the timer's function is the only user of the plain fields.

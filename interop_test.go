@@ -1,18 +1,14 @@
-package websock_test
+package websock
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/websock/websock"
 )
 
 // Peers that no one here wrote: python3-websockets and Node's ws, installed
@@ -43,25 +39,6 @@ func peer(t *testing.T, script string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-func echoHandler(opts *websock.AcceptOptions) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websock.Accept(w, r, opts)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			if err := c.Write(r.Context(), typ, msg); err != nil {
-				return
-			}
-		}
-	})
-}
-
 // TestForeignClientsAgainstOurServer runs the foreign clients against our
 // server, over TCP and TLS.
 func TestForeignClientsAgainstOurServer(t *testing.T) {
@@ -73,13 +50,7 @@ func TestForeignClientsAgainstOurServer(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				cmd := peer(t, script)
-				var srv *httptest.Server
-				if tlsOn {
-					srv = httptest.NewTLSServer(echoHandler(nil))
-				} else {
-					srv = httptest.NewServer(echoHandler(nil))
-				}
-				defer srv.Close()
+				srv, _ := echoServer(t, tlsOn, nil)
 				cmd.Args = append(cmd.Args, "ws"+strings.TrimPrefix(srv.URL, "http")+"/")
 				out, err := cmd.CombinedOutput()
 				if err != nil || !strings.HasPrefix(string(out), "ok") {
@@ -118,14 +89,14 @@ func TestOurClientAgainstForeignServers(t *testing.T) {
 			url := startPeerServer(t, script)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			c, _, err := websock.Dial(ctx, url, nil)
+			c, _, err := Dial(ctx, url, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.CloseNow()
 			readErr := make(chan error, 1)
 			for _, n := range []int{0, 1, 125, 126, 65535, 65536, 1 << 20} {
-				for _, typ := range []websock.MessageType{websock.TextMessage, websock.BinaryMessage} {
+				for _, typ := range []MessageType{TextMessage, BinaryMessage} {
 					msg := bytes.Repeat([]byte("ü"), n/2)
 					if err := c.Write(ctx, typ, msg); err != nil {
 						t.Fatal(err)
@@ -144,7 +115,7 @@ func TestOurClientAgainstForeignServers(t *testing.T) {
 				}
 				readErr <- err
 			}()
-			w, _ := c.Writer(ctx, websock.TextMessage)
+			w, _ := c.Writer(ctx, TextMessage)
 			w.Write([]byte("part1"))
 			if err := c.Ping(ctx, []byte("ping")); err != nil {
 				t.Fatalf("ping: %v", err)
@@ -154,7 +125,7 @@ func TestOurClientAgainstForeignServers(t *testing.T) {
 			if err := <-readErr; err != nil {
 				t.Fatal(err)
 			}
-			if err := c.Close(websock.StatusNormalClosure, "bye"); err != nil {
+			if err := c.Close(StatusNormalClosure, "bye"); err != nil {
 				t.Fatalf("closing handshake: %v", err)
 			}
 		})

@@ -187,8 +187,22 @@ func closePayload(code int, reason string) []byte {
 func echoServer(t testing.TB, tlsOn bool, opts *AcceptOptions) (*httptest.Server, chan error) {
 	t.Helper()
 	ended := make(chan error, 16)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := Accept(w, r, opts)
+	h := echoHandler(func(w http.ResponseWriter, r *http.Request) (*Conn, error) { return Accept(w, r, opts) }, ended)
+	var srv *httptest.Server
+	if tlsOn {
+		srv = httptest.NewTLSServer(h)
+	} else {
+		srv = httptest.NewServer(h)
+	}
+	t.Cleanup(srv.Close)
+	return srv, ended
+}
+
+// echoHandler upgrades with accept and echoes every message, then sends
+// the error that ended the connection to ended, if not nil.
+func echoHandler(accept func(http.ResponseWriter, *http.Request) (*Conn, error), ended chan error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := accept(w, r)
 		if err != nil {
 			return
 		}
@@ -199,19 +213,13 @@ func echoServer(t testing.TB, tlsOn bool, opts *AcceptOptions) (*httptest.Server
 				err = c.Write(r.Context(), typ, msg)
 			}
 			if err != nil {
-				ended <- err
+				if ended != nil {
+					ended <- err
+				}
 				return
 			}
 		}
-	})
-	var srv *httptest.Server
-	if tlsOn {
-		srv = httptest.NewTLSServer(h)
-	} else {
-		srv = httptest.NewServer(h)
 	}
-	t.Cleanup(srv.Close)
-	return srv, ended
 }
 
 func eachTransport(t *testing.T, f func(t *testing.T, tlsOn bool)) {

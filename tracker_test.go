@@ -10,20 +10,9 @@ import (
 )
 
 func trackedEchoServer(t *testing.T, tr *Tracker) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := tr.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			c.Write(r.Context(), typ, msg)
-		}
-	}))
+	srv := httptest.NewServer(echoHandler(func(w http.ResponseWriter, r *http.Request) (*Conn, error) {
+		return tr.Accept(w, r, nil)
+	}, nil))
 	t.Cleanup(srv.Close)
 	return srv
 }
