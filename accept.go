@@ -126,7 +126,8 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *Trac
 		return nil, fmt.Errorf("websock: accept: write response: %w", err)
 	}
 	nc.SetDeadline(time.Time{})
-	c := newConn(nc, brw.Reader, connConfig{
+	buffered, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	c := newConn(nc, buffered, connConfig{
 		ConnOptions: opts.ConnOptions,
 		server:      true,
 		subprotocol: sub,

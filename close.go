@@ -117,7 +117,7 @@ func (c *Conn) discardUntilClose() {
 			c.msg.active = false
 		}
 		if c.remaining > 0 {
-			if _, err := c.br.Discard(int(min(c.remaining, 1<<30))); err != nil {
+			if _, err := c.rb.Discard(int(min(c.remaining, 1<<30))); err != nil {
 				c.ioError(err)
 				return
 			}
@@ -165,7 +165,7 @@ func (c *Conn) handlePeerClose(p []byte) error {
 func (c *Conn) finishClose() {
 	if !c.server {
 		c.nc.SetReadDeadline(time.Now().Add(c.closeTimeout))
-		io.Copy(io.Discard, c.br)
+		io.Copy(io.Discard, &c.rb)
 	}
 	c.closeTCP()
 }
@@ -195,7 +195,7 @@ func (c *Conn) lingeringClose() {
 		cw.CloseWrite()
 	}
 	c.nc.SetReadDeadline(time.Now().Add(min(c.closeTimeout, time.Second)))
-	io.Copy(io.Discard, c.br)
+	io.Copy(io.Discard, &c.rb)
 	c.closeTCP()
 }
 

@@ -1,7 +1,6 @@
 package websock
 
 import (
-	"bufio"
 	"context"
 	crand "crypto/rand"
 	"math/rand/v2"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/websock/websock/internal/frame"
+	"github.com/websock/websock/internal/readbuf"
 )
 
 // MessageType is the type of a data message (RFC 6455 §5.6).
@@ -51,7 +51,7 @@ const writeBufferSize = 8 << 10
 // must keep reading to see them.
 type Conn struct {
 	nc          net.Conn
-	br          *bufio.Reader
+	rb          readbuf.Reader // holds no pooled buffer while idle
 	server      bool
 	subprotocol string
 	extensions  string
@@ -62,6 +62,9 @@ type Conn struct {
 	maxFrame     int64
 	closeTimeout time.Duration
 	writeTimeout time.Duration
+
+	readWatch  ctxWatch // guarded by readSem
+	writeWatch ctxWatch // guarded by frameSem
 
 	onPing func([]byte)
 	onPong func([]byte)
@@ -82,7 +85,6 @@ type Conn struct {
 	// frame; the fields below are guarded by frameSem.
 	msgSem    chan struct{}
 	frameSem  chan struct{}
-	wbuf      []byte
 	writeErr  error
 	closeSent bool
 	keys      *rand.ChaCha8
@@ -156,13 +158,11 @@ type connConfig struct {
 	tracker     *Tracker
 }
 
-func newConn(nc net.Conn, br *bufio.Reader, cfg connConfig) *Conn {
-	if br == nil || br.Size() < frame.MaxControlPayload+frame.MaxHeaderLen {
-		br = bufio.NewReaderSize(nc, 4096)
-	}
+// newConn makes a Conn over nc; buffered holds bytes already read from nc
+// after the handshake.
+func newConn(nc net.Conn, buffered []byte, cfg connConfig) *Conn {
 	c := &Conn{
 		nc:           nc,
-		br:           br,
 		server:       cfg.server,
 		subprotocol:  cfg.subprotocol,
 		extensions:   cfg.extensions,
@@ -192,6 +192,7 @@ func newConn(nc net.Conn, br *bufio.Reader, cfg connConfig) *Conn {
 		crand.Read(seed[:])
 		c.keys = rand.NewChaCha8(seed)
 	}
+	c.rb.Reset(nc, buffered)
 	c.frames.c = c
 	c.msg.c = c
 	c.mw.c = c
@@ -294,35 +295,58 @@ func release(sem chan struct{}) { <-sem }
 // longAgo is a deadline in the past, which interrupts blocked I/O.
 var longAgo = time.Unix(1, 0)
 
-// Which deadline interruptOnDone sets.
+// Which deadline a ctxWatch sets.
 const (
 	readSide  = 1
 	writeSide = 2
 	bothSides = readSide | writeSide
 )
 
-// interruptOnDone arranges for the deadline of side (readSide, writeSide or
-// bothSides) of nc to be set in the past when ctx is done, interrupting
-// blocked I/O. The returned function stops that, waits if it is running,
-// and reports whether it happened; the deadline must then be cleared. It
-// returns nil for contexts that are never done, so the common case costs
-// nothing.
-func interruptOnDone(ctx context.Context, nc net.Conn, side int) func() bool {
-	if ctx.Done() == nil {
-		return nil
+// ctxWatch interrupts the blocked I/O of one side of a connection when a
+// context is done, by setting that side's deadline in the past. It stays
+// registered across operations that use the same context, so that the
+// common case (every call with the same request context) costs nothing
+// after the first. Its user serializes the calls.
+type ctxWatch struct {
+	ctx  context.Context
+	stop func() bool
+	done chan struct{}
+}
+
+// arm makes sure side of nc is interrupted when ctx is done.
+func (w *ctxWatch) arm(ctx context.Context, nc net.Conn, side int, restore time.Time) {
+	if ctx.Done() == nil || ctx == w.ctx {
+		return
 	}
+	w.disarm(nc, side, restore)
 	done := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
+	w.ctx, w.done = ctx, done
+	w.stop = context.AfterFunc(ctx, func() {
 		setDeadline(nc, side, longAgo)
 		close(done)
 	})
-	return func() bool {
-		if stop() {
-			return false
-		}
-		<-done
-		return true
+}
+
+// interrupted reports, after an operation, whether the context is done; it
+// then drops the registration and puts the deadline back to restore.
+func (w *ctxWatch) interrupted(nc net.Conn, side int, restore time.Time) bool {
+	if w.ctx == nil || w.ctx.Err() == nil {
+		return false
 	}
+	w.disarm(nc, side, restore)
+	return true
+}
+
+// disarm drops the registration, undoing its effect if it has fired.
+func (w *ctxWatch) disarm(nc net.Conn, side int, restore time.Time) {
+	if w.ctx == nil {
+		return
+	}
+	if !w.stop() {
+		<-w.done
+		setDeadline(nc, side, restore)
+	}
+	w.ctx, w.stop, w.done = nil, nil, nil
 }
 
 func setDeadline(nc net.Conn, side int, t time.Time) {

@@ -187,12 +187,9 @@ func dialProxy(ctx context.Context, netDial func(context.Context, string, string
 		}
 		nc = tc
 	}
-	stop := interruptOnDone(ctx, nc, bothSides)
-	defer func() {
-		if stop != nil && stop() {
-			nc.SetDeadline(time.Time{})
-		}
-	}()
+	var watch ctxWatch
+	watch.arm(ctx, nc, bothSides, time.Time{})
+	defer watch.disarm(nc, bothSides, time.Time{})
 	req := "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n"
 	if u := proxyURL.User; u != nil {
 		pass, _ := u.Password()
@@ -233,9 +230,11 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, opts *DialOpt
 	if dl, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(dl)
 	}
-	stop := interruptOnDone(ctx, nc, bothSides)
+	var watch ctxWatch
+	watch.arm(ctx, nc, bothSides, time.Time{})
+	defer watch.disarm(nc, bothSides, time.Time{})
 	fail := func(resp *http.Response, err error) (*Conn, *http.Response, error) {
-		if stop != nil && stop() && ctx.Err() != nil {
+		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%w)", err, ctx.Err())
 		}
 		return nil, resp, err
@@ -314,14 +313,16 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, opts *DialOpt
 			return fail(resp, fmt.Errorf("websock: dial: %w", err))
 		}
 	}
-	if stop != nil && stop() {
+	watch.disarm(nc, bothSides, time.Time{})
+	if ctx.Err() != nil {
 		if codec != nil {
 			codec.Close()
 		}
 		return fail(resp, fmt.Errorf("websock: dial: %w", ctx.Err()))
 	}
 	nc.SetDeadline(time.Time{})
-	return newConn(nc, br, connConfig{
+	buffered, _ := br.Peek(br.Buffered())
+	return newConn(nc, buffered, connConfig{
 		ConnOptions: opts.ConnOptions,
 		subprotocol: sub,
 		extensions:  extHeader,

@@ -65,13 +65,13 @@ func (c *Conn) readOp(ctx context.Context, f func() error) error {
 	if c.readErr != nil {
 		return c.readErr
 	}
-	stop := interruptOnDone(ctx, c.nc, readSide)
+	c.readWatch.arm(ctx, c.nc, readSide, c.closeDeadline())
 	err := f()
-	if stop != nil && stop() {
-		c.nc.SetReadDeadline(c.closeDeadline())
-		if err != nil && c.readErr == nil {
-			err = ctx.Err()
-		}
+	if c.readWatch.interrupted(c.nc, readSide, c.closeDeadline()) && err != nil && c.readErr == nil {
+		err = ctx.Err()
+	}
+	if c.tcpClosed.Load() {
+		c.readWatch.disarm(c.nc, readSide, time.Time{})
 	}
 	return err
 }
@@ -196,16 +196,16 @@ func (c *Conn) msgUncompressed() bool {
 
 // readHeader reads and checks the next frame header.
 func (c *Conn) readHeader() (frame.Header, error) {
-	b, err := c.br.Peek(2)
+	b, err := c.rb.Peek(2)
 	if err != nil {
 		return frame.Header{}, c.ioError(err)
 	}
 	n := frame.Len(b[0], b[1])
-	if b, err = c.br.Peek(n); err != nil {
+	if b, err = c.rb.Peek(n); err != nil {
 		return frame.Header{}, c.ioError(err)
 	}
 	h, _, err := frame.Parse(b)
-	c.br.Discard(n)
+	c.rb.Discard(n)
 	if c.keepalive != nil {
 		c.framesIn.Add(1)
 	}
@@ -222,12 +222,12 @@ func (c *Conn) readHeader() (frame.Header, error) {
 // (RFC 6455 §5.5).
 func (c *Conn) handleControl(h frame.Header) error {
 	n := int(h.Length)
-	b, err := c.br.Peek(n)
+	b, err := c.rb.Peek(n)
 	if err != nil {
 		return c.ioError(err)
 	}
 	p := c.ctrl[:copy(c.ctrl[:], b)]
-	c.br.Discard(n)
+	c.rb.Discard(n)
 	if h.Masked {
 		mask.Apply(h.Key, 0, p)
 	}
@@ -295,7 +295,7 @@ func (f *frameReader) Read(p []byte) (int, error) {
 	if int64(len(p)) > c.remaining {
 		p = p[:c.remaining]
 	}
-	n, err := c.br.Read(p)
+	n, err := c.rb.Read(p)
 	if c.hdr.Masked {
 		c.maskPos = mask.Apply(c.hdr.Key, c.maskPos, p[:n])
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/websock/websock/internal/frame"
@@ -31,13 +32,16 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 	w := c.mw.start(ctx, typ)
 	enc, rsv := c.codec.NewWriter(w, len(p))
 	if enc == io.WriteCloser(w) {
+		w.finish()
 		return c.writeFrame(ctx, 0, true, 0, frame.Opcode(typ), p)
 	}
 	c.mw.rsv = rsv
-	if _, err := enc.Write(p); err != nil {
-		return err
+	_, err := enc.Write(p)
+	if err == nil {
+		err = enc.Close()
 	}
-	if err := enc.Close(); err != nil {
+	if err != nil {
+		w.finish()
 		return err
 	}
 	return w.Close()
@@ -101,17 +105,31 @@ type messageWriter struct {
 	op             frame.Opcode // of the next frame
 	rsv            byte         // of the first frame
 	buf            []byte
+	pooled         *[]byte // buf's storage, from writeBuffers
 	closed         bool
 	releaseOnClose bool
 	err            error
 }
 
+// writeBuffers holds the buffers that assemble frames (header room plus
+// writeBufferSize), lent to a connection only while it writes.
+var writeBuffers = sync.Pool{New: func() any {
+	b := make([]byte, frame.MaxHeaderLen+writeBufferSize)
+	return &b
+}}
+
 func (w *messageWriter) start(ctx context.Context, typ MessageType) *messageWriter {
-	if w.buf == nil {
-		w.buf = make([]byte, 0, writeBufferSize)
-	}
-	*w = messageWriter{c: w.c, ctx: ctx, op: frame.Opcode(typ), buf: w.buf[:0]}
+	bp := writeBuffers.Get().(*[]byte)
+	*w = messageWriter{c: w.c, ctx: ctx, op: frame.Opcode(typ), pooled: bp, buf: (*bp)[:0:writeBufferSize]}
 	return w
+}
+
+// finish gives the buffer back.
+func (w *messageWriter) finish() {
+	if w.pooled != nil {
+		writeBuffers.Put(w.pooled)
+		w.pooled, w.buf = nil, nil
+	}
 }
 
 func (w *messageWriter) Write(p []byte) (int, error) {
@@ -162,6 +180,7 @@ func (w *messageWriter) Close() error {
 	if w.releaseOnClose {
 		defer release(w.c.msgSem)
 	}
+	defer w.finish()
 	if w.err != nil {
 		return w.err
 	}
@@ -192,15 +211,17 @@ func (c *Conn) writeFrame(ctx context.Context, timeout time.Duration, fin bool, 
 		c.nc.SetWriteDeadline(time.Now().Add(timeout))
 		defer c.nc.SetWriteDeadline(time.Time{})
 	}
-	stop := interruptOnDone(ctx, c.nc, writeSide)
+	c.writeWatch.arm(ctx, c.nc, writeSide, time.Time{})
 	err := c.writeFrameLocked(fin, rsv, op, p)
-	if stop != nil && stop() {
-		c.nc.SetWriteDeadline(time.Time{})
+	if c.writeWatch.interrupted(c.nc, writeSide, time.Time{}) {
 		if err != nil {
 			err = ctx.Err()
 		}
 	} else if errors.Is(err, os.ErrDeadlineExceeded) {
 		err = fmt.Errorf("%w after %v", ErrWriteTimeout, timeout)
+	}
+	if c.tcpClosed.Load() {
+		c.writeWatch.disarm(c.nc, writeSide, time.Time{})
 	}
 	if err != nil {
 		if c.writeErr == nil {
@@ -219,22 +240,22 @@ func (c *Conn) writeFrame(ctx context.Context, timeout time.Duration, fin bool, 
 // header and payload in one write where possible, masked through the write
 // buffer on the client side.
 func (c *Conn) writeFrameLocked(fin bool, rsv byte, op frame.Opcode, p []byte) error {
-	if c.wbuf == nil {
-		c.wbuf = make([]byte, writeBufferSize+frame.MaxHeaderLen)
-	}
+	bp := writeBuffers.Get().(*[]byte)
+	defer writeBuffers.Put(bp)
+	wbuf := *bp
 	h := frame.Header{Fin: fin, RSV: rsv, Opcode: op, Length: int64(len(p)), Masked: !c.server}
 	if h.Masked {
 		k := c.keys.Uint64()
 		h.Key = [4]byte{byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)}
 	}
-	n := frame.Put(c.wbuf, h)
+	n := frame.Put(wbuf, h)
 	if h.Masked {
 		// Mask a copy: p belongs to the caller.
 		pos := 0
 		for {
-			k := copy(c.wbuf[n:], p)
-			pos = mask.Apply(h.Key, pos, c.wbuf[n:n+k])
-			if _, err := c.nc.Write(c.wbuf[:n+k]); err != nil {
+			k := copy(wbuf[n:], p)
+			pos = mask.Apply(h.Key, pos, wbuf[n:n+k])
+			if _, err := c.nc.Write(wbuf[:n+k]); err != nil {
 				return err
 			}
 			p = p[k:]
@@ -244,19 +265,19 @@ func (c *Conn) writeFrameLocked(fin bool, rsv byte, op frame.Opcode, p []byte) e
 			n = 0
 		}
 	}
-	if n+len(p) <= len(c.wbuf) {
-		n += copy(c.wbuf[n:], p)
-		_, err := c.nc.Write(c.wbuf[:n])
+	if n+len(p) <= len(wbuf) {
+		n += copy(wbuf[n:], p)
+		_, err := c.nc.Write(wbuf[:n])
 		return err
 	}
 	if _, ok := c.nc.(*net.TCPConn); ok {
 		// One writev for header and payload.
-		v := net.Buffers{c.wbuf[:n], p}
+		v := net.Buffers{wbuf[:n], p}
 		_, err := v.WriteTo(c.nc)
 		return err
 	}
-	k := copy(c.wbuf[n:], p)
-	if _, err := c.nc.Write(c.wbuf[:n+k]); err != nil {
+	k := copy(wbuf[n:], p)
+	if _, err := c.nc.Write(wbuf[:n+k]); err != nil {
 		return err
 	}
 	_, err := c.nc.Write(p[k:])
