@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,7 +44,8 @@ Serves an echo endpoint (every message is sent back with its type) on
 ws://<ws-addr>/ws and wss://<wss-addr>/wss (both paths answer on both
 listeners). Without -cert and -key, a self-signed certificate for localhost,
 127.0.0.1 and ::1 is made in memory at start; its SHA-256 fingerprint is
-logged. SIGINT or SIGTERM closes every connection with status 1001 and exits.
+logged. SIGHUP reloads -cert and -key without touching open connections.
+SIGINT or SIGTERM closes every connection with status 1001 and exits.
 
 flags:`)
 		fs.PrintDefaults()
@@ -76,7 +78,18 @@ flags:`)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	<-ctx.Done()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for ctx.Err() == nil {
+		select {
+		case <-hup:
+			if err := s.reloadCertificate(); err != nil {
+				logger.Error("certificate reload failed; keeping the current one", "err", err)
+			}
+		case <-ctx.Done():
+		}
+	}
 	logger.Info("shutting down", "open_connections", s.tracker.Len())
 	return s.shutdown()
 }
@@ -89,6 +102,7 @@ type echoServer struct {
 	servers []*http.Server
 	addrs   map[string]net.Addr // "ws" and "wss" listener addresses
 
+	cert     atomic.Pointer[tls.Certificate] // served to new TLS connections
 	tracker  websock.Tracker
 	handlers sync.WaitGroup // connections whose handler has not returned
 }
@@ -128,13 +142,18 @@ func (s *echoServer) start() error {
 			s.Close()
 			return err
 		}
+		s.cert.Store(&cert)
 		ln, err := net.Listen("tcp", s.cfg.wssAddr)
 		if err != nil {
 			s.Close()
 			return err
 		}
 		srv := newServer()
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+		srv.TLSConfig = &tls.Config{
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil },
+			MinVersion:     tls.VersionTLS12, // TLS 1.3 is preferred when both sides have it
+			NextProtos:     []string{"http/1.1"},
+		}
 		s.servers = append(s.servers, srv)
 		s.addrs["wss"] = ln.Addr()
 		go srv.ServeTLS(ln, "", "")
@@ -162,6 +181,20 @@ func (s *echoServer) certificate() (tls.Certificate, error) {
 	}
 	s.log.Info("self-signed certificate made", "hosts", "localhost,127.0.0.1,::1", "sha256", fingerprint(cert.Certificate[0]))
 	return cert, nil
+}
+
+// reloadCertificate loads -cert and -key again (on SIGHUP): new connections
+// get the new certificate, open ones are not touched.
+func (s *echoServer) reloadCertificate() error {
+	if s.cfg.certFile == "" || s.cert.Load() == nil {
+		return errors.New("serve: no certificate files to reload (self-signed certificate)")
+	}
+	cert, err := s.certificate()
+	if err != nil {
+		return err
+	}
+	s.cert.Store(&cert)
+	return nil
 }
 
 // echo is the WebSocket endpoint: every message goes back with its type.

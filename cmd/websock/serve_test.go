@@ -3,7 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -127,5 +132,75 @@ func TestServeUsage(t *testing.T) {
 	}
 	if err := serveCmd([]string{"-cert", "/nonexistent.pem", "-key", "/nonexistent.key", "-ws", ""}); err == nil {
 		t.Fatal("missing certificate files accepted")
+	}
+}
+
+// TestServeReloadsCertificate: after a reload, new TLS connections get the
+// new certificate and open ones keep working.
+func TestServeReloadsCertificate(t *testing.T) {
+	dir := t.TempDir()
+	writePair := func() string {
+		cert, err := selfSignedCert()
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, _ := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+		os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600)
+		os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+		return fingerprint(cert.Certificate[0])
+	}
+	first := writePair()
+	var logs lockedBuffer
+	s := newEchoServer(serveConfig{
+		wssAddr: "127.0.0.1:0", certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem"),
+		readLimit: websock.DefaultReadLimit, closeTimeout: time.Second, shutdownTimeout: 5 * time.Second,
+	}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err := s.start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.shutdown()
+	url := "wss://" + s.addrs["wss"].String() + "/wss"
+	ctx := context.Background()
+	served := func() (*websock.Conn, string) {
+		var seen string
+		cfg := &tls.Config{InsecureSkipVerify: true, VerifyConnection: func(cs tls.ConnectionState) error {
+			seen = fingerprint(cs.PeerCertificates[0].Raw)
+			return nil
+		}}
+		c, _, err := websock.Dial(ctx, url, &websock.DialOptions{TLSConfig: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, seen
+	}
+	old, fp := served()
+	defer old.CloseNow()
+	if fp != first {
+		t.Fatalf("served %s, want the first certificate %s", fp, first)
+	}
+	second := writePair()
+	if err := s.reloadCertificate(); err != nil {
+		t.Fatal(err)
+	}
+	c, fp := served()
+	c.CloseNow()
+	if fp != second {
+		t.Fatalf("after reload served %s, want %s", fp, second)
+	}
+	if err := old.Write(ctx, websock.TextMessage, []byte("still open")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := old.Read(ctx); err != nil || string(msg) != "still open" {
+		t.Fatalf("old connection after reload: %q %v", msg, err)
+	}
+	// A broken file keeps the current certificate.
+	os.WriteFile(filepath.Join(dir, "key.pem"), []byte("garbage"), 0o600)
+	if err := s.reloadCertificate(); err == nil {
+		t.Fatal("reload of a broken key succeeded")
+	}
+	c, fp = served()
+	c.CloseNow()
+	if fp != second {
+		t.Fatal("a failed reload changed the certificate")
 	}
 }
