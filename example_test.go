@@ -1,0 +1,161 @@
+package websock_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/websock/websock"
+)
+
+// An echo server in a plain http.Handler, and a client talking to it.
+func Example() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websock.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			c.Write(r.Context(), typ, msg)
+		}
+	}))
+	defer srv.Close()
+
+	ctx := context.Background()
+	c, _, err := websock.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c.Write(ctx, websock.TextMessage, []byte("hello"))
+	typ, msg, _ := c.Read(ctx)
+	fmt.Println(typ, string(msg))
+	fmt.Println(c.Close(websock.StatusNormalClosure, "bye"))
+	// Output:
+	// text hello
+	// <nil>
+}
+
+// Subprotocol negotiation and a hook that checks a token before the
+// upgrade and adds a response header.
+func ExampleAcceptOptions() {
+	opts := &websock.AcceptOptions{
+		Subprotocols: []string{"chat.v2", "chat.v1"},
+		Hooks: []websock.HandshakeHook{func(r *http.Request, respHeader http.Header) error {
+			if r.Header.Get("Authorization") != "Bearer secret" {
+				return websock.Reject(http.StatusUnauthorized, "missing or wrong token")
+			}
+			respHeader.Set("X-Welcome", "yes")
+			return nil
+		}},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websock.Accept(w, r, opts)
+		if err != nil {
+			return
+		}
+		c.Close(websock.StatusNormalClosure, "")
+	}))
+	defer srv.Close()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+
+	ctx := context.Background()
+	_, _, err := websock.Dial(ctx, url, nil)
+	fmt.Println(err)
+
+	c, resp, err := websock.Dial(ctx, url, &websock.DialOptions{
+		Header:       http.Header{"Authorization": {"Bearer secret"}},
+		Subprotocols: []string{"chat.v1", "chat.v2"},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.CloseNow()
+	fmt.Println(c.Subprotocol(), resp.Header.Get("X-Welcome"))
+	// Output:
+	// websock: handshake refused with 401 Unauthorized: missing or wrong token
+	// chat.v2 yes
+}
+
+// Streaming a large message as fragments with Writer, and reading it back
+// with Reader without holding it whole.
+func ExampleConn_Writer() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websock.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		typ, rd, err := c.Reader(r.Context())
+		if err != nil {
+			return
+		}
+		n, _ := io.Copy(io.Discard, rd)
+		c.Write(r.Context(), websock.TextMessage, []byte(fmt.Sprintf("got %d bytes of %v", n, typ)))
+		c.Read(r.Context()) // wait for the client's close
+	}))
+	defer srv.Close()
+
+	ctx := context.Background()
+	c, _, err := websock.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	w, _ := c.Writer(ctx, websock.BinaryMessage)
+	for i := 0; i < 100; i++ {
+		w.Write(make([]byte, 10_000))
+	}
+	w.Close()
+	_, msg, _ := c.Read(ctx)
+	fmt.Println(string(msg))
+	c.Close(websock.StatusNormalClosure, "")
+	// Output:
+	// got 1000000 bytes of binary
+}
+
+// Graceful shutdown: connections accepted through a Tracker are closed
+// with 1001 by Shutdown.
+func ExampleTracker() {
+	var tracker websock.Tracker
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := tracker.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			c.Write(r.Context(), typ, msg)
+		}
+	}))
+	defer srv.Close()
+
+	ctx := context.Background()
+	c, _, err := websock.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c.Write(ctx, websock.TextMessage, []byte("hi"))
+	c.Read(ctx) // one round trip: the server has the connection
+	done := make(chan error)
+	go func() { _, _, err := c.Read(ctx); done <- err }()
+	fmt.Println(tracker.Shutdown(ctx))
+	fmt.Println(websock.CloseStatus(<-done))
+	// Output:
+	// <nil>
+	// 1001
+}
