@@ -35,6 +35,10 @@ type AcceptOptions struct {
 	// Hooks inspect the request and may add response headers or refuse.
 	Hooks []HandshakeHook
 
+	// Tracker, if set, keeps the connection until it ends, to cap the
+	// number of connections and to close them all on shutdown.
+	Tracker *Tracker
+
 	// Extensions lists the extensions the server supports, e.g.
 	// &PerMessageDeflate{}. At most one of them is used per connection.
 	Extensions []Extension
@@ -51,15 +55,31 @@ type AcceptOptions struct {
 // If the request is not an acceptable WebSocket handshake, Accept answers it
 // with the matching HTTP status and a one-line reason, and returns the
 // error (a *HandshakeError). opts may be nil.
+//
+// The handler may keep using the connection, or hand it to a goroutine and
+// return, which lets net/http free the request's buffers (see Handler).
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
-	return accept(w, r, opts, nil)
+	if opts == nil {
+		opts = &AcceptOptions{}
+	}
+	t := opts.Tracker
+	if t == nil {
+		return accept(w, r, opts, nil)
+	}
+	if err := t.reserve(); err != nil {
+		http.Error(w, err.Reason, err.Status)
+		return nil, err
+	}
+	c, err := accept(w, r, opts, t)
+	if closing := t.unreserve(); closing && err == nil {
+		c.Close(StatusGoingAway, "server shutting down")
+		return nil, ErrClosed
+	}
+	return c, err
 }
 
 // accept is Accept, registering the connection with t if not nil.
 func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *Tracker) (*Conn, error) {
-	if opts == nil {
-		opts = &AcceptOptions{}
-	}
 	respHeader := http.Header{}
 	if err := checkRequest(r, opts, respHeader); err != nil {
 		var he *HandshakeError

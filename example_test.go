@@ -123,24 +123,21 @@ func ExampleConn_Writer() {
 	// got 1000000 bytes of binary
 }
 
-// Graceful shutdown: connections accepted through a Tracker are closed
-// with 1001 by Shutdown.
-func ExampleTracker() {
+// A server whose connections each run in their own goroutine (the HTTP
+// handler returns at once), tracked for a graceful shutdown that closes
+// them with 1001.
+func ExampleHandler() {
 	var tracker websock.Tracker
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := tracker.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
+	echo := func(ctx context.Context, c *websock.Conn, r *http.Request) {
 		for {
-			typ, msg, err := c.Read(r.Context())
+			typ, msg, err := c.Read(ctx)
 			if err != nil {
 				return
 			}
-			c.Write(r.Context(), typ, msg)
+			c.Write(ctx, typ, msg)
 		}
-	}))
+	}
+	srv := httptest.NewServer(websock.Handler(&websock.AcceptOptions{Tracker: &tracker}, echo))
 	defer srv.Close()
 
 	ctx := context.Background()
@@ -150,12 +147,14 @@ func ExampleTracker() {
 		return
 	}
 	c.Write(ctx, websock.TextMessage, []byte("hi"))
-	c.Read(ctx) // one round trip: the server has the connection
+	_, msg, _ := c.Read(ctx)
+	fmt.Println(string(msg), tracker.Len())
 	done := make(chan error)
 	go func() { _, _, err := c.Read(ctx); done <- err }()
 	fmt.Println(tracker.Shutdown(ctx))
 	fmt.Println(websock.CloseStatus(<-done))
 	// Output:
+	// hi 1
 	// <nil>
 	// 1001
 }

@@ -6,9 +6,10 @@ import (
 	"sync"
 )
 
-// A Tracker accepts server connections and keeps track of them until they
-// end, so that a server can cap their number and close them all on
-// shutdown. The zero value is ready to use and has no cap.
+// A Tracker keeps track of server connections until they end, so that a
+// server can cap their number and close them all on shutdown. Connections
+// accepted with AcceptOptions.Tracker set are tracked. The zero value is
+// ready to use and has no cap.
 type Tracker struct {
 	// Max is the largest number of open connections, handshakes in
 	// progress included; Accept refuses more with 503 Service Unavailable.
@@ -22,27 +23,14 @@ type Tracker struct {
 	changed  chan struct{} // closed and renewed whenever a connection ends
 }
 
-// Accept is the package's Accept for a tracked connection. It refuses with
-// 503 when Max connections are open or Shutdown has begun.
-func (t *Tracker) Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
-	if err := t.reserve(); err != nil {
-		http.Error(w, err.Reason, err.Status)
-		return nil, err
-	}
-	c, err := accept(w, r, opts, t)
+// unreserve ends a handshake started after reserve and reports whether
+// Shutdown has begun meanwhile.
+func (t *Tracker) unreserve() (closing bool) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.pending--
 	t.notifyLocked()
-	closing := t.shutdown
-	t.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if closing {
-		c.Close(StatusGoingAway, "server shutting down")
-		return nil, ErrClosed
-	}
-	return c, nil
+	return t.shutdown
 }
 
 // add registers a new connection, unless it has already closed.

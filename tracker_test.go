@@ -11,7 +11,7 @@ import (
 
 func trackedEchoServer(t *testing.T, tr *Tracker) *httptest.Server {
 	srv := httptest.NewServer(echoHandler(func(w http.ResponseWriter, r *http.Request) (*Conn, error) {
-		return tr.Accept(w, r, nil)
+		return Accept(w, r, &AcceptOptions{Tracker: tr})
 	}, nil))
 	t.Cleanup(srv.Close)
 	return srv

@@ -104,7 +104,7 @@ type echoServer struct {
 
 	cert     atomic.Pointer[tls.Certificate] // served to new TLS connections
 	tracker  websock.Tracker
-	handlers sync.WaitGroup // connections whose handler has not returned
+	handlers sync.WaitGroup // handshakes and connections being served
 }
 
 func newEchoServer(cfg serveConfig, logger *slog.Logger) *echoServer {
@@ -198,11 +198,13 @@ func (s *echoServer) reloadCertificate() error {
 }
 
 // echo is the WebSocket endpoint: every message goes back with its type.
+// Each connection runs in its own goroutine so that the HTTP handler
+// returns and net/http frees the request's memory.
 func (s *echoServer) echo(w http.ResponseWriter, r *http.Request) {
 	s.handlers.Add(1)
-	defer s.handlers.Done()
-	c, err := s.tracker.Accept(w, r, &websock.AcceptOptions{
+	c, err := websock.Accept(w, r, &websock.AcceptOptions{
 		OriginPatterns: s.cfg.origins,
+		Tracker:        &s.tracker,
 		ConnOptions: websock.ConnOptions{
 			ReadLimit:    s.cfg.readLimit,
 			MaxFrameSize: s.cfg.maxFrame,
@@ -211,13 +213,20 @@ func (s *echoServer) echo(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		s.log.Warn("handshake refused", "remote", r.RemoteAddr, "err", err)
+		s.handlers.Done()
 		return
 	}
+	go s.serveConn(c, r.RemoteAddr, r.URL.Path, r.TLS != nil)
+}
+
+// serveConn echoes until the connection ends and logs how it ended.
+func (s *echoServer) serveConn(c *websock.Conn, remote, path string, tls bool) {
+	defer s.handlers.Done()
 	start := time.Now()
-	s.log.Info("open", "remote", r.RemoteAddr, "path", r.URL.Path, "tls", r.TLS != nil, "extensions", c.Extensions())
-	err = echoLoop(r.Context(), c)
+	s.log.Info("open", "remote", remote, "path", path, "tls", tls, "extensions", c.Extensions())
+	err := echoLoop(context.Background(), c)
 	c.CloseNow()
-	attrs := []any{"remote", r.RemoteAddr, "duration", time.Since(start).Round(time.Millisecond)}
+	attrs := []any{"remote", remote, "duration", time.Since(start).Round(time.Millisecond)}
 	if code := websock.CloseStatus(err); code > 0 {
 		attrs = append(attrs, "code", code)
 	}
