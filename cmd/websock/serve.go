@@ -94,6 +94,9 @@ flags:`)
 	return s.shutdown()
 }
 
+// maxHeaderBytes bounds the size of an upgrade request's headers.
+const maxHeaderBytes = 16 << 10
+
 // echoServer serves the echo endpoints and keeps track of its connections
 // for the graceful shutdown.
 type echoServer struct {
@@ -121,7 +124,8 @@ func (s *echoServer) start() error {
 	newServer := func() *http.Server {
 		return &http.Server{
 			Handler:           mux,
-			ReadHeaderTimeout: websock.DefaultHandshakeTimeout,
+			ReadHeaderTimeout: websock.DefaultHandshakeTimeout, // slow handshakes are dropped
+			MaxHeaderBytes:    maxHeaderBytes,                  // larger requests get 431
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
 	}

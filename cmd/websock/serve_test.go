@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,5 +203,16 @@ func TestServeReloadsCertificate(t *testing.T) {
 	c.CloseNow()
 	if fp != second {
 		t.Fatal("a failed reload changed the certificate")
+	}
+}
+
+// TestServeRefusesHugeHeaders: upgrade requests with oversized headers get
+// 431 instead of being buffered.
+func TestServeRefusesHugeHeaders(t *testing.T) {
+	s, _ := startTestServer(t)
+	h := http.Header{"X-Big": {strings.Repeat("x", 2*maxHeaderBytes)}}
+	_, resp, err := websock.Dial(context.Background(), "ws://"+s.addrs["ws"].String()+"/ws", &websock.DialOptions{Header: h})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("got %v, want 431", err)
 	}
 }
