@@ -2,6 +2,7 @@
 //
 //	websock serve        echo server on ws://127.0.0.1:8888/ws and wss://127.0.0.1:8889/wss
 //	websock dial URL     interactive client: stdin lines out, messages in
+//	websock conformance  the Autobahn|Testsuite cases against a server or client
 //
 // Run "websock <command> -h" for the flags of each command.
 package main
@@ -20,8 +21,9 @@ var commands = map[string]struct {
 	run     func(args []string) error
 	summary string
 }{
-	"serve": {serveCmd, "run the secure echo server (ws:// and wss://)"},
-	"dial":  {dialCmd, "connect to a WebSocket server and exchange messages (like wscat)"},
+	"serve":       {serveCmd, "run the secure echo server (ws:// and wss://)"},
+	"dial":        {dialCmd, "connect to a WebSocket server and exchange messages (like wscat)"},
+	"conformance": {conformanceCmd, "run the Autobahn|Testsuite cases against a server or client"},
 }
 
 func main() {

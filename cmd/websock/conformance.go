@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/websock/websock/conformance"
+)
+
+func conformanceCmd(args []string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runConformance(ctx, args, os.Stdout, os.Stderr)
+}
+
+// runConformance is the conformance command with its streams.
+func runConformance(ctx context.Context, args []string, out, errOut io.Writer) error {
+	fs := flag.NewFlagSet("conformance", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), `usage: websock conformance [flags] ws[s]://host/path
+       websock conformance -serve ADDR [flags]
+
+Runs the Autobahn|Testsuite cases (517: framing, pings, reserved bits,
+opcodes, fragmentation, UTF-8, closing, limits, compression) against a
+WebSocket server, or with -serve, serves them to a client driver that
+follows Autobahn's fuzzing-server protocol (/getCaseCount, /runCase,
+/updateReports). Exits with status 1 unless every case is strictly OK.
+
+flags:`)
+		fs.PrintDefaults()
+	}
+	patterns := fs.String("cases", "", "comma-separated case patterns, e.g. 1.*,5.8,6.4.* (default: all)")
+	jsonDir := fs.String("json", "", "directory for index.json and per-case reports")
+	htmlFile := fs.String("html", "", "file for an HTML summary")
+	agent := fs.String("agent", "websock", "agent name in the reports")
+	insecure := fs.Bool("insecure", false, "accept any TLS certificate of the server under test")
+	serve := fs.String("serve", "", "run the fuzzing server on this address instead (client mode)")
+	certFile := fs.String("cert", "", "certificate for -serve over TLS (with -key)")
+	keyFile := fs.String("key", "", "key for -serve over TLS")
+	selfSigned := fs.Bool("tls", false, "with -serve: serve wss with a self-signed certificate")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cases, err := conformance.Cases()
+	if err != nil {
+		return err
+	}
+	if *patterns != "" {
+		cases = conformance.Select(cases, strings.Split(*patterns, ","))
+	}
+	if len(cases) == 0 {
+		return errors.New("conformance: no case matches -cases")
+	}
+	report := func(results []*conformance.Result) error {
+		if *jsonDir != "" {
+			if err := conformance.WriteJSON(*jsonDir, *agent, results); err != nil {
+				return err
+			}
+		}
+		if *htmlFile != "" {
+			f, err := os.Create(*htmlFile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := conformance.WriteHTML(f, *agent, results); err != nil {
+				return err
+			}
+		}
+		if !conformance.Summary(out, results) {
+			return errors.New("conformance: some cases are not strictly OK")
+		}
+		return nil
+	}
+
+	if *serve != "" {
+		srv := &conformance.Server{Cases: cases}
+		done := make(chan error, 1)
+		srv.OnReport = func(a string, results []*conformance.Result) {
+			fmt.Fprintf(out, "reports of %s (%d cases):\n", a, len(results))
+			done <- report(results)
+		}
+		ln, err := net.Listen("tcp", *serve)
+		if err != nil {
+			return err
+		}
+		hs := &http.Server{Handler: srv}
+		scheme := "ws"
+		if *certFile != "" || *selfSigned {
+			cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+			if *selfSigned && *certFile == "" {
+				cert, err = selfSignedCert()
+			}
+			if err != nil {
+				return err
+			}
+			hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
+			ln = tls.NewListener(ln, hs.TLSConfig)
+			scheme = "wss"
+		}
+		fmt.Fprintf(errOut, "fuzzing server on %s://%s (%d cases); waiting for /updateReports\n", scheme, ln.Addr(), len(cases))
+		go hs.Serve(ln)
+		defer hs.Close()
+		select {
+		case err := <-done:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("conformance: one server URL expected")
+	}
+	cfg := conformance.ClientConfig{URL: fs.Arg(0), TLSConfig: &tls.Config{InsecureSkipVerify: *insecure}}
+	cfg.Progress = func(done, total int, r *conformance.Result) {
+		fmt.Fprintf(errOut, "\r%d/%d %-10s %-13s %-10s", done, total, r.ID, r.Behavior, r.BehaviorClose)
+		if done == total {
+			fmt.Fprintln(errOut)
+		}
+	}
+	results, err := conformance.RunServer(ctx, cases, cfg)
+	if err != nil {
+		return err
+	}
+	return report(results)
+}
