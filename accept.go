@@ -121,9 +121,6 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *Trac
 
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		if codec != nil {
-			codec.Close()
-		}
 		http.Error(w, "websocket: connection cannot be upgraded", http.StatusInternalServerError)
 		return nil, fmt.Errorf("websock: accept: hijack: %w", err)
 	}
@@ -140,9 +137,6 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *Trac
 	bw.WriteString("\r\n")
 	if err := bw.Flush(); err != nil {
 		nc.Close()
-		if codec != nil {
-			codec.Close()
-		}
 		return nil, fmt.Errorf("websock: accept: write response: %w", err)
 	}
 	nc.SetDeadline(time.Time{})

@@ -177,6 +177,10 @@ func (c *Conn) fail(code int, kind error, detail string) error {
 	err := fmt.Errorf("%w: %s", kind, detail)
 	c.readErr = err
 	if c.writeClose(code, "") == nil {
+		// The drain below must not be cut short by the context of the
+		// read that failed (a request context ends with its handler).
+		c.readWatch.disarm(c.nc, readSide, time.Time{})
+		c.lingering.Store(true)
 		go c.lingeringClose()
 		return err
 	}

@@ -97,6 +97,7 @@ type Conn struct {
 	closed        chan struct{} // closed when TCP is closed
 	closeOnce     sync.Once
 	tcpClosed     atomic.Bool  // set first thing by closeTCP
+	lingering     atomic.Bool  // a failed connection is being shut down gently
 	closingAt     atomic.Int64 // when the closing handshake this side started times out (Unix ns)
 
 	// Keepalive; the timer's function is the only user of the plain fields.
@@ -373,16 +374,18 @@ func (c *Conn) closeTCP() {
 		}
 		c.nc.Close()
 		close(c.closed)
-		if c.codec != nil {
-			c.codec.Close()
-		}
 	})
 }
 
 // CloseNow closes the TCP connection at once, without a closing handshake.
 // It is safe to call at any time and more than once; use it in a defer next
-// to a Close that performs the handshake.
+// to a Close that performs the handshake. After a protocol failure, the
+// connection is already being shut down in the background (bounded by a
+// second) so that the close frame reaches the peer, and CloseNow leaves
+// that to finish.
 func (c *Conn) CloseNow() error {
-	c.closeTCP()
+	if !c.lingering.Load() {
+		c.closeTCP()
+	}
 	return nil
 }

@@ -307,17 +307,11 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, opts *DialOpt
 	}
 	for _, hook := range opts.Hooks {
 		if err := hook(resp); err != nil {
-			if codec != nil {
-				codec.Close()
-			}
 			return fail(resp, fmt.Errorf("websock: dial: %w", err))
 		}
 	}
 	watch.disarm(nc, bothSides, time.Time{})
 	if ctx.Err() != nil {
-		if codec != nil {
-			codec.Close()
-		}
 		return fail(resp, fmt.Errorf("websock: dial: %w", ctx.Err()))
 	}
 	nc.SetDeadline(time.Time{})

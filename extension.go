@@ -34,7 +34,9 @@ type Extension interface {
 
 // A Codec transforms the messages of one connection for a negotiated
 // extension. Its methods are called by one reader and one writer at a time,
-// never concurrently with themselves.
+// never concurrently with themselves. A codec holds what it needs between
+// messages (compression history, say) for the life of the connection, and
+// should give pooled resources back at the end of each message.
 type Codec interface {
 	// ReservedBits returns the RSV bits (frame.RSV1 is 0x40, RSV2 0x20, RSV3
 	// 0x10) the extension may set on the first frame of a data message.
@@ -54,10 +56,6 @@ type Codec interface {
 	// all remaining encoded bytes to w; it must not close w. A codec may
 	// return w itself and 0 to send a message unchanged.
 	NewWriter(w io.Writer, size int) (io.WriteCloser, byte)
-
-	// Close releases the resources of the connection's codec. It is called
-	// once, after the connection has closed.
-	Close() error
 }
 
 // An ExtensionOffer is one element of a Sec-WebSocket-Extensions header

@@ -51,7 +51,9 @@ func main() {
 }
 
 // autobahnExtensions lists the extensions offered to the suite.
-func autobahnExtensions() []websock.Extension { return nil }
+func autobahnExtensions() []websock.Extension {
+	return []websock.Extension{&websock.PerMessageDeflate{}}
+}
 
 // caseCount reads the number of cases from /getCaseCount.
 func caseCount(ctx context.Context, base string, opts *websock.DialOptions) (int, error) {

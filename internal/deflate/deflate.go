@@ -1,0 +1,304 @@
+// Package deflate compresses and decompresses WebSocket messages as
+// permessage-deflate (RFC 7692 §7.2) specifies: each message is a DEFLATE
+// stream flushed with a sync marker, whose final 00 00 ff ff is removed on
+// the wire; with context takeover, the LZ77 window carries over from one
+// message to the next.
+package deflate
+
+import (
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/flate"
+)
+
+// tail is the end of a sync flush (RFC 7692 §7.2.1), removed by the sender
+// and appended again by the receiver (§7.2.2).
+var tail = [4]byte{0x00, 0x00, 0xff, 0xff}
+
+// finalBlock is an empty final stored block: appended after the tail, it
+// makes the decompressor report the end of the message as io.EOF.
+var finalBlock = [5]byte{0x01, 0x00, 0x00, 0xff, 0xff}
+
+// ErrBadTail means a compressed message did not end as a sync flush does.
+var ErrBadTail = errors.New("deflate: compressed data does not end with a sync flush")
+
+// Compressor compresses the messages of one direction of a connection.
+type Compressor struct {
+	level    int
+	bits     int  // LZ77 window: 1<<bits bytes
+	takeover bool // keep the window across messages
+	fw       *flate.Writer
+	out      tailStripper
+}
+
+// NewCompressor returns a compressor for windows of 1<<bits bytes (8..15)
+// at the given level (1..9; 0 means 1). With takeover, the compressor keeps
+// its state, about 300 KiB, for the life of the connection; without, it
+// borrows a pooled writer for each message.
+func NewCompressor(level, bits int, takeover bool) *Compressor {
+	if level <= 0 || level > 9 {
+		level = 1
+	}
+	return &Compressor{level: level, bits: bits, takeover: takeover}
+}
+
+// writerPools holds idle flate writers by window bits and level.
+var writerPools sync.Map // key [2]int -> *sync.Pool
+
+func (c *Compressor) pool() *sync.Pool {
+	key := [2]int{c.bits, c.level}
+	if p, ok := writerPools.Load(key); ok {
+		return p.(*sync.Pool)
+	}
+	p, _ := writerPools.LoadOrStore(key, &sync.Pool{New: func() any {
+		var w *flate.Writer
+		if key[0] >= 15 {
+			w, _ = flate.NewWriter(nil, key[1])
+		} else {
+			w, _ = flate.NewWriterWindow(nil, 1<<key[0])
+		}
+		return w
+	}})
+	return p.(*sync.Pool)
+}
+
+// Writer starts a message: data written to the returned writer is
+// compressed onto dst, and Close ends the message, writing the rest of the
+// compressed bytes without the sync tail. The writer is valid until Close.
+func (c *Compressor) Writer(dst io.Writer) io.WriteCloser {
+	c.out.reset(dst)
+	if c.fw == nil {
+		c.fw = c.pool().Get().(*flate.Writer)
+		c.fw.Reset(&c.out)
+	} else if !c.takeover {
+		c.fw.Reset(&c.out)
+	}
+	return (*messageWriter)(c)
+}
+
+// Release gives back what the compressor holds; it must not be used after.
+func (c *Compressor) Release() {
+	if c.fw != nil {
+		c.fw.Reset(nil)
+		c.pool().Put(c.fw)
+		c.fw = nil
+	}
+}
+
+type messageWriter Compressor
+
+func (m *messageWriter) Write(p []byte) (int, error) {
+	if m.out.err != nil {
+		return 0, m.out.err
+	}
+	return m.fw.Write(p)
+}
+
+func (m *messageWriter) Close() error {
+	c := (*Compressor)(m)
+	err := c.fw.Flush()
+	if err == nil {
+		err = c.out.finish()
+	}
+	if !c.takeover {
+		c.Release()
+	}
+	return err
+}
+
+// tailStripper passes bytes on to dst, holding back the last four so that
+// the sync flush's tail can be dropped at the end.
+type tailStripper struct {
+	dst  io.Writer
+	held [4]byte
+	n    int
+	err  error
+}
+
+func (t *tailStripper) reset(dst io.Writer) { t.dst, t.n, t.err = dst, 0, nil }
+
+func (t *tailStripper) Write(p []byte) (int, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
+	total := len(p)
+	if t.n+len(p) <= 4 {
+		t.n += copy(t.held[t.n:], p)
+		return total, nil
+	}
+	// Emit what is held and all of p but its last four bytes.
+	keep := min(4, len(p))
+	if emit := t.n + len(p) - 4; emit > 0 {
+		fromHeld := min(t.n, emit)
+		if fromHeld > 0 {
+			if _, t.err = t.dst.Write(t.held[:fromHeld]); t.err != nil {
+				return 0, t.err
+			}
+			copy(t.held[:], t.held[fromHeld:t.n])
+			t.n -= fromHeld
+		}
+		if body := p[:len(p)-keep]; len(body) > 0 {
+			if _, t.err = t.dst.Write(body); t.err != nil {
+				return 0, t.err
+			}
+		}
+	}
+	t.n += copy(t.held[t.n:], p[len(p)-keep:])
+	return total, nil
+}
+
+// finish checks that the held bytes are the tail and drops them.
+func (t *tailStripper) finish() error {
+	if t.err != nil {
+		return t.err
+	}
+	if t.n != 4 || t.held != tail {
+		return ErrBadTail
+	}
+	t.n = 0
+	return nil
+}
+
+// Decompressor decompresses the messages of one direction of a connection.
+type Decompressor struct {
+	takeover bool
+	window   int    // bytes of history kept with takeover
+	history  []byte // the last window bytes of output, with takeover
+	fr       io.ReadCloser
+	src      messageSource
+}
+
+// NewDecompressor returns a decompressor for a peer compressing with
+// windows of 1<<bits bytes; with takeover, it keeps that much of history
+// between messages.
+func NewDecompressor(bits int, takeover bool) *Decompressor {
+	return &Decompressor{takeover: takeover, window: 1 << bits}
+}
+
+var readerPool = sync.Pool{New: func() any { return flate.NewReader(nil) }}
+
+// Reader starts a message whose compressed payload is read from src and
+// returns the reader of its decompressed bytes, which ends with io.EOF.
+// It is valid until the next call to Reader or Release.
+func (d *Decompressor) Reader(src io.Reader) io.Reader {
+	d.src.r, d.src.eof, d.src.extra, d.src.i, d.src.n = src, false, 0, 0, 0
+	if d.fr == nil {
+		d.fr = readerPool.Get().(io.ReadCloser)
+	}
+	var dict []byte
+	if d.takeover {
+		dict = d.history
+	}
+	d.fr.(flate.Resetter).Reset(&d.src, dict)
+	return (*messageReader)(d)
+}
+
+// Release gives back what the decompressor holds; it must not be used after.
+func (d *Decompressor) Release() {
+	if d.fr != nil {
+		readerPool.Put(d.fr)
+		d.fr = nil
+	}
+	d.history = nil
+}
+
+type messageReader Decompressor
+
+func (m *messageReader) Read(p []byte) (int, error) {
+	d := (*Decompressor)(m)
+	if d.fr == nil {
+		return 0, io.EOF
+	}
+	n, err := d.fr.Read(p)
+	if d.takeover && n > 0 {
+		d.remember(p[:n])
+	}
+	if err == io.EOF {
+		if !d.src.done() {
+			// A final block inside the message: read the rest of the
+			// payload away, it cannot be decoded as part of this message.
+			if _, derr := io.Copy(io.Discard, &d.src); derr != nil && derr != io.EOF {
+				return n, derr
+			}
+		}
+		if !d.takeover {
+			readerPool.Put(d.fr)
+			d.fr = nil
+		}
+	}
+	return n, err
+}
+
+// remember appends output to the history window.
+func (d *Decompressor) remember(p []byte) {
+	if len(p) >= d.window {
+		d.history = append(d.history[:0], p[len(p)-d.window:]...)
+		return
+	}
+	if over := len(d.history) + len(p) - d.window; over > 0 {
+		d.history = append(d.history[:0], d.history[over:]...)
+	}
+	d.history = append(d.history, p...)
+}
+
+// messageSource yields the message's payload, then the sync tail and an
+// empty final block, through a small buffer (the decompressor reads byte by
+// byte).
+type messageSource struct {
+	r     io.Reader
+	eof   bool // r is exhausted
+	extra int  // bytes of the ending already buffered
+	buf   [512]byte
+	i, n  int
+}
+
+var ending = append(tail[:], finalBlock[:]...)
+
+func (s *messageSource) fill() error {
+	s.i, s.n = 0, 0
+	if !s.eof {
+		n, err := s.r.Read(s.buf[:])
+		s.n = n
+		if err == io.EOF {
+			s.eof = true
+		} else if err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+	}
+	if s.extra == len(ending) {
+		return io.EOF
+	}
+	s.n = copy(s.buf[:], ending[s.extra:])
+	s.extra += s.n
+	return nil
+}
+
+func (s *messageSource) ReadByte() (byte, error) {
+	for s.i == s.n {
+		if err := s.fill(); err != nil {
+			return 0, err
+		}
+	}
+	b := s.buf[s.i]
+	s.i++
+	return b, nil
+}
+
+func (s *messageSource) Read(p []byte) (int, error) {
+	for s.i == s.n {
+		if err := s.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, s.buf[s.i:s.n])
+	s.i += n
+	return n, nil
+}
+
+// done reports whether the whole payload was consumed.
+func (s *messageSource) done() bool { return s.eof && s.i == s.n && s.extra == len(ending) }
