@@ -198,7 +198,9 @@ func (d *PerMessageDeflate) windowRequest(n int) int {
 }
 
 // Accept checks the server's response against the offer (§7.1) and
-// returns the client's codec.
+// returns the client's codec. A server_max_window_bits the client did not
+// request is accepted: it only tells that the server compresses with a
+// smaller window, which the client decodes anyway (some servers send it).
 func (d *PerMessageDeflate) Accept(response ExtensionOffer) (Codec, error) {
 	r, err := parseDeflate(response, false)
 	if err != nil {
@@ -208,8 +210,6 @@ func (d *PerMessageDeflate) Accept(response ExtensionOffer) (Codec, error) {
 	switch {
 	case d.ServerNoContextTakeover && !r.serverNoContextTakeover:
 		return nil, fmt.Errorf("%w: server_no_context_takeover requested but not in the response", errDeflateParam)
-	case want == 0 && r.serverMaxWindowBits > 0:
-		return nil, fmt.Errorf("%w: server_max_window_bits in the response but not in the offer", errDeflateParam)
 	case want > 0 && (r.serverMaxWindowBits == 0 || r.serverMaxWindowBits > want):
 		return nil, fmt.Errorf("%w: server_max_window_bits=%d requested, response has %d", errDeflateParam, want, r.serverMaxWindowBits)
 	case d.windowRequest(d.ClientMaxWindowBits) > 0 && r.clientMaxWindowBits > d.ClientMaxWindowBits:

@@ -82,7 +82,8 @@ func TestDeflateClientChecksResponse(t *testing.T) {
 		{PerMessageDeflate{}, "permessage-deflate", true},
 		{PerMessageDeflate{}, "permessage-deflate; client_max_window_bits=10", true},
 		{PerMessageDeflate{}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover", true},
-		{PerMessageDeflate{}, "permessage-deflate; server_max_window_bits=10", false}, // not offered
+		{PerMessageDeflate{}, "permessage-deflate; server_max_window_bits=10", true}, // unrequested but harmless
+		{PerMessageDeflate{}, "permessage-deflate; server_max_window_bits=16", false},
 		{PerMessageDeflate{ServerMaxWindowBits: 10}, "permessage-deflate; server_max_window_bits=10", true},
 		{PerMessageDeflate{ServerMaxWindowBits: 10}, "permessage-deflate; server_max_window_bits=9", true},
 		{PerMessageDeflate{ServerMaxWindowBits: 10}, "permessage-deflate; server_max_window_bits=11", false},

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -44,19 +45,25 @@ func peer(t *testing.T, script string, args ...string) *exec.Cmd {
 func TestForeignClientsAgainstOurServer(t *testing.T) {
 	for _, script := range []string{"client.py", "client.js"} {
 		for _, tlsOn := range []bool{false, true} {
-			name := script + "/ws"
-			if tlsOn {
-				name = script + "/wss"
+			for _, compress := range []bool{false, true} {
+				name := fmt.Sprintf("%s/tls=%v/deflate=%v", script, tlsOn, compress)
+				t.Run(name, func(t *testing.T) {
+					var args []string
+					if compress {
+						args = append(args, "--deflate")
+					}
+					cmd := peer(t, script, args...)
+					srv, _ := echoServer(t, tlsOn, &AcceptOptions{Extensions: []Extension{&PerMessageDeflate{}}})
+					cmd.Args = append(cmd.Args, "ws"+strings.TrimPrefix(srv.URL, "http")+"/")
+					out, err := cmd.CombinedOutput()
+					if err != nil || !strings.HasPrefix(string(out), "ok") {
+						t.Fatalf("%s: %v\n%s", script, err, out)
+					}
+					if got := strings.Contains(string(out), "permessage-deflate"); got != compress {
+						t.Fatalf("%s: compression negotiated=%v, want %v: %s", script, got, compress, out)
+					}
+				})
 			}
-			t.Run(name, func(t *testing.T) {
-				cmd := peer(t, script)
-				srv, _ := echoServer(t, tlsOn, nil)
-				cmd.Args = append(cmd.Args, "ws"+strings.TrimPrefix(srv.URL, "http")+"/")
-				out, err := cmd.CombinedOutput()
-				if err != nil || !strings.HasPrefix(string(out), "ok") {
-					t.Fatalf("%s: %v\n%s", script, err, out)
-				}
-			})
 		}
 	}
 }
@@ -85,13 +92,30 @@ func startPeerServer(t *testing.T, script string, args ...string) string {
 // TestOurClientAgainstForeignServers dials the foreign echo servers.
 func TestOurClientAgainstForeignServers(t *testing.T) {
 	for _, script := range []string{"echo_server.py", "echo_server.js"} {
-		t.Run(script, func(t *testing.T) {
-			url := startPeerServer(t, script)
+		for _, compress := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/deflate=%v", script, compress), func(t *testing.T) {
+				testForeignServer(t, script, compress)
+			})
+		}
+	}
+}
+
+func testForeignServer(t *testing.T, script string, compress bool) {
+	{
+		{
+			var args []string
+			if compress {
+				args = append(args, "--deflate")
+			}
+			url := startPeerServer(t, script, args...)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			c, _, err := Dial(ctx, url, nil)
+			c, _, err := Dial(ctx, url, &DialOptions{Extensions: []Extension{&PerMessageDeflate{}}})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if got := c.Extensions() != ""; got != compress {
+				t.Fatalf("compression negotiated=%v (%q), want %v", got, c.Extensions(), compress)
 			}
 			defer c.CloseNow()
 			readErr := make(chan error, 1)
@@ -128,7 +152,7 @@ func TestOurClientAgainstForeignServers(t *testing.T) {
 			if err := c.Close(StatusNormalClosure, "bye"); err != nil {
 				t.Fatalf("closing handshake: %v", err)
 			}
-		})
+		}
 	}
 }
 

@@ -1,9 +1,9 @@
 // Client on Node's ws, for the interoperability tests: sends messages of
-// several sizes to the URL in argv[2], checks each echo, closes with 1000
+// several sizes to the URL (the last argument), checks each echo, closes with 1000
 // and prints "ok" and the negotiated extensions.
 const WebSocket = require('ws');
 const deflate = process.argv.includes('--deflate');
-const ws = new WebSocket(process.argv[2], { rejectUnauthorized: false, perMessageDeflate: deflate });
+const ws = new WebSocket(process.argv[process.argv.length - 1], { rejectUnauthorized: false, perMessageDeflate: deflate });
 const sizes = [0, 1, 125, 126, 65535, 65536, 1 << 20];
 const queue = [];
 for (const n of sizes) {

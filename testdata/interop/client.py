@@ -1,5 +1,5 @@
 # Client on python3-websockets, for the interoperability tests: sends text
-# and binary messages of several sizes to the URL in argv[1], checks each
+# and binary messages of several sizes to the URL (the last argument), checks each
 # echo, closes with 1000 and prints "ok" and the negotiated extensions.
 import asyncio
 import ssl
@@ -33,4 +33,4 @@ async def main(url):
     print("ok", exts)
 
 
-asyncio.run(main(sys.argv[1]))
+asyncio.run(main(sys.argv[-1]))

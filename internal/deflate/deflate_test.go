@@ -1,0 +1,220 @@
+package deflate
+
+import (
+	"bytes"
+	stdflate "compress/flate"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+)
+
+func compressMsg(t testing.TB, c *Compressor, msg []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	w := c.Writer(&out)
+	if _, err := w.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+func decompressMsg(t testing.TB, d *Decompressor, z []byte) []byte {
+	t.Helper()
+	out, err := io.ReadAll(d.Reader(bytes.NewReader(z)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+var corpus = [][]byte{
+	[]byte("Hello"),
+	{},
+	bytes.Repeat([]byte("The quick brown fox jumps over the lazy dog. "), 2000),
+	[]byte(strings.Repeat("abcdefghij", 10)),
+	bytes.Repeat([]byte("The quick brown fox jumps over the lazy dog. "), 2000),
+}
+
+// TestRoundTrips: every window size, with and without context takeover,
+// over several messages.
+func TestRoundTrips(t *testing.T) {
+	random := make([]byte, 100_000)
+	rand.Read(random)
+	msgs := append(corpus, random, corpus[2])
+	for bits := 8; bits <= 15; bits++ {
+		for _, takeover := range []bool{true, false} {
+			c := NewCompressor(1, bits, takeover)
+			d := NewDecompressor(bits, takeover)
+			for i, m := range msgs {
+				z := compressMsg(t, c, m)
+				if bytes.HasSuffix(z, tail[:]) {
+					t.Fatalf("bits %d: message %d keeps the sync tail", bits, i)
+				}
+				if got := decompressMsg(t, d, z); !bytes.Equal(got, m) {
+					t.Fatalf("bits %d takeover %v: message %d differs", bits, takeover, i)
+				}
+			}
+		}
+	}
+}
+
+// TestTakeoverHelps: with context takeover a repeated message compresses
+// to almost nothing; without, it costs the same each time.
+func TestTakeoverHelps(t *testing.T) {
+	msg := make([]byte, 8<<10) // not self-similar, shorter than the window
+	rand.Read(msg)
+	for _, takeover := range []bool{true, false} {
+		c := NewCompressor(1, 15, takeover)
+		first := len(compressMsg(t, c, msg))
+		second := len(compressMsg(t, c, msg))
+		if takeover && second*10 > first {
+			t.Errorf("with takeover the repeat costs %d bytes (first %d)", second, first)
+		}
+		if !takeover && second != first {
+			t.Errorf("without takeover the repeat costs %d bytes, first %d", second, first)
+		}
+	}
+}
+
+// TestWindowBitsRespected: data repeating at a distance of 600 bytes cannot
+// be matched with a 512-byte window (bits 9) but can with 32 KiB.
+func TestWindowBitsRespected(t *testing.T) {
+	block := make([]byte, 600)
+	rand.Read(block)
+	msg := bytes.Repeat(block, 20)
+	small := len(compressMsg(t, NewCompressor(1, 9, false), msg))
+	large := len(compressMsg(t, NewCompressor(1, 15, false), msg))
+	if small < len(msg)*9/10 {
+		t.Errorf("bits 9 compressed %d bytes to %d: it matched beyond its 512-byte window", len(msg), small)
+	}
+	if large > len(msg)/5 {
+		t.Errorf("bits 15 compressed %d bytes to only %d", len(msg), large)
+	}
+}
+
+// TestStdlibInterop: the standard library decodes what we encode (with the
+// tail put back), and we decode what it encodes.
+func TestStdlibInterop(t *testing.T) {
+	c := NewCompressor(6, 15, true)
+	var history []byte
+	for i, m := range corpus {
+		z := compressMsg(t, c, m)
+		r := stdflate.NewReaderDict(io.MultiReader(bytes.NewReader(z), bytes.NewReader(tail[:])), history)
+		got, err := io.ReadAll(r)
+		if err != nil && err != io.ErrUnexpectedEOF {
+			t.Fatalf("message %d: stdlib: %v", i, err)
+		}
+		if !bytes.Equal(got, m) {
+			t.Fatalf("message %d: stdlib decoded something else", i)
+		}
+		history = append(history, m...)
+	}
+	d := NewDecompressor(15, true)
+	var buf bytes.Buffer
+	w, _ := stdflate.NewWriter(&buf, stdflate.BestCompression)
+	for i, m := range corpus {
+		buf.Reset()
+		w.Write(m)
+		w.Flush()
+		z := bytes.TrimSuffix(buf.Bytes(), tail[:])
+		if got := decompressMsg(t, d, z); !bytes.Equal(got, m) {
+			t.Fatalf("stdlib message %d decoded wrong", i)
+		}
+	}
+}
+
+// TestRFCExamples decodes the examples of RFC 7692 §7.2.3.
+func TestRFCExamples(t *testing.T) {
+	d := NewDecompressor(15, true)
+	hello := []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}
+	if got := decompressMsg(t, d, hello); string(got) != "Hello" {
+		t.Fatalf("§7.2.3.1: %q", got)
+	}
+	// §7.2.3.2: the second "Hello" refers back to the first.
+	if got := decompressMsg(t, d, []byte{0xf2, 0x00, 0x11, 0x00, 0x00}); string(got) != "Hello" {
+		t.Fatalf("§7.2.3.2: %q", got)
+	}
+	// §7.2.3.3: a stored (uncompressed) block.
+	d = NewDecompressor(15, false)
+	if got := decompressMsg(t, d, []byte{0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00}); string(got) != "Hello" {
+		t.Fatalf("§7.2.3.3: %q", got)
+	}
+}
+
+func TestCorruptInput(t *testing.T) {
+	d := NewDecompressor(15, false)
+	_, err := io.ReadAll(d.Reader(bytes.NewReader([]byte{0xff, 0xff, 0xff, 0xff})))
+	if err == nil {
+		t.Fatal("corrupt data decoded without error")
+	}
+	// The decompressor is usable again for the next message.
+	if got := decompressMsg(t, d, []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}); string(got) != "Hello" {
+		t.Fatalf("after an error: %q", got)
+	}
+}
+
+// TestBombReadsLazily: a huge message is produced only as far as it is read.
+func TestBombReadsLazily(t *testing.T) {
+	var buf bytes.Buffer
+	w, _ := stdflate.NewWriter(&buf, 1)
+	zeros := make([]byte, 1<<20)
+	for i := 0; i < 256; i++ { // 256 MiB
+		w.Write(zeros)
+	}
+	w.Flush()
+	z := bytes.TrimSuffix(buf.Bytes(), tail[:])
+	d := NewDecompressor(15, false)
+	n, err := io.CopyN(io.Discard, d.Reader(bytes.NewReader(z)), 1<<20)
+	if err != nil || n != 1<<20 {
+		t.Fatalf("read %d, %v", n, err)
+	}
+}
+
+func BenchmarkCompress(b *testing.B) {
+	for _, size := range []int{1 << 10, 64 << 10} {
+		msg := bytes.Repeat([]byte("{\"id\": 12345, \"name\": \"websock\", \"tags\": [\"a\", \"b\"]} "), size/50+1)[:size]
+		for _, takeover := range []bool{true, false} {
+			b.Run(fmt.Sprintf("%d/takeover=%v", size, takeover), func(b *testing.B) {
+				c := NewCompressor(1, 15, takeover)
+				var out bytes.Buffer
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					out.Reset()
+					w := c.Writer(&out)
+					w.Write(msg)
+					w.Close()
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkDecompress(b *testing.B) {
+	for _, size := range []int{1 << 10, 64 << 10} {
+		msg := bytes.Repeat([]byte("{\"id\": 12345, \"name\": \"websock\", \"tags\": [\"a\", \"b\"]} "), size/50+1)[:size]
+		for _, takeover := range []bool{true, false} {
+			b.Run(fmt.Sprintf("%d/takeover=%v", size, takeover), func(b *testing.B) {
+				z := compressMsg(b, NewCompressor(1, 15, false), msg)
+				d := NewDecompressor(15, takeover)
+				out := make([]byte, size+1)
+				src := bytes.NewReader(z)
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					src.Reset(z)
+					r := d.Reader(src)
+					n, _ := io.ReadFull(r, out)
+					if n != size {
+						b.Fatalf("decoded %d bytes", n)
+					}
+				}
+			})
+		}
+	}
+}
