@@ -33,6 +33,7 @@ type serveConfig struct {
 	closeTimeout    time.Duration
 	shutdownTimeout time.Duration
 	maxConns        int
+	deflate         bool
 }
 
 func serveCmd(args []string) error {
@@ -60,6 +61,7 @@ flags:`)
 	fs.Int64Var(&cfg.maxFrame, "max-frame", 0, "largest frame payload accepted, in bytes (0: up to -read-limit)")
 	fs.StringVar(&origins, "origins", "", "comma-separated extra browser origins allowed (host patterns like *.example.com)")
 	fs.DurationVar(&cfg.closeTimeout, "close-timeout", websock.DefaultCloseTimeout, "bound on each wait of a closing handshake")
+	fs.BoolVar(&cfg.deflate, "deflate", true, "accept permessage-deflate compression offers")
 	fs.IntVar(&cfg.maxConns, "max-conns", 10000, "most connections open at once; more are refused with 503 (0: no cap)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound on the graceful shutdown")
 	if err := fs.Parse(args); err != nil {
@@ -206,7 +208,12 @@ func (s *echoServer) reloadCertificate() error {
 // returns and net/http frees the request's memory.
 func (s *echoServer) echo(w http.ResponseWriter, r *http.Request) {
 	s.handlers.Add(1)
+	var extensions []websock.Extension
+	if s.cfg.deflate {
+		extensions = []websock.Extension{&websock.PerMessageDeflate{}}
+	}
 	c, err := websock.Accept(w, r, &websock.AcceptOptions{
+		Extensions:     extensions,
 		OriginPatterns: s.cfg.origins,
 		Tracker:        &s.tracker,
 		ConnOptions: websock.ConnOptions{
