@@ -51,7 +51,10 @@ func connectProxy(t *testing.T) (proxyURL string, tunnels *atomic.Int32) {
 				defer up.Close()
 				tunnels.Add(1)
 				io.WriteString(nc, "HTTP/1.1 200 Connection established\r\n\r\n")
-				go io.Copy(up, br)
+				go func() {
+					io.Copy(up, br)
+					up.Close() // the client is gone: end the tunnel
+				}()
 				io.Copy(nc, up)
 			}()
 		}

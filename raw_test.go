@@ -186,7 +186,7 @@ func closePayload(code int, reason string) []byte {
 // that ended each connection.
 func echoServer(t testing.TB, tlsOn bool, opts *AcceptOptions) (*httptest.Server, chan error) {
 	t.Helper()
-	ended := make(chan error, 16)
+	ended := make(chan error, 256)
 	h := echoHandler(func(w http.ResponseWriter, r *http.Request) (*Conn, error) { return Accept(w, r, opts) }, ended)
 	var srv *httptest.Server
 	if tlsOn {
@@ -213,8 +213,9 @@ func echoHandler(accept func(http.ResponseWriter, *http.Request) (*Conn, error),
 				err = c.Write(r.Context(), typ, msg)
 			}
 			if err != nil {
-				if ended != nil {
-					ended <- err
+				select {
+				case ended <- err: // nil channel: never ready
+				default:
 				}
 				return
 			}
