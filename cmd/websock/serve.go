@@ -34,6 +34,7 @@ type serveConfig struct {
 	shutdownTimeout time.Duration
 	maxConns        int
 	deflate         bool
+	handshake       time.Duration
 }
 
 func serveCmd(args []string) error {
@@ -61,6 +62,7 @@ flags:`)
 	fs.Int64Var(&cfg.maxFrame, "max-frame", 0, "largest frame payload accepted, in bytes (0: up to -read-limit)")
 	fs.StringVar(&origins, "origins", "", "comma-separated extra browser origins allowed (host patterns like *.example.com)")
 	fs.DurationVar(&cfg.closeTimeout, "close-timeout", websock.DefaultCloseTimeout, "bound on each wait of a closing handshake")
+	fs.DurationVar(&cfg.handshake, "handshake-timeout", websock.DefaultHandshakeTimeout, "bound on reading the upgrade request (slow clients are dropped)")
 	fs.BoolVar(&cfg.deflate, "deflate", true, "accept permessage-deflate compression offers")
 	fs.IntVar(&cfg.maxConns, "max-conns", 10000, "most connections open at once; more are refused with 503 (0: no cap)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound on the graceful shutdown")
@@ -126,8 +128,8 @@ func (s *echoServer) start() error {
 	newServer := func() *http.Server {
 		return &http.Server{
 			Handler:           mux,
-			ReadHeaderTimeout: websock.DefaultHandshakeTimeout, // slow handshakes are dropped
-			MaxHeaderBytes:    maxHeaderBytes,                  // larger requests get 431
+			ReadHeaderTimeout: s.cfg.handshake, // slow handshakes are dropped
+			MaxHeaderBytes:    maxHeaderBytes,  // larger requests get 431
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
 	}

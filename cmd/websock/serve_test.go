@@ -6,7 +6,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -43,6 +45,7 @@ func startTestServer(t *testing.T) (*echoServer, *lockedBuffer) {
 		wsAddr:          "127.0.0.1:0",
 		wssAddr:         "127.0.0.1:0",
 		deflate:         true,
+		handshake:       300 * time.Millisecond,
 		readLimit:       websock.DefaultReadLimit,
 		closeTimeout:    time.Second,
 		shutdownTimeout: 5 * time.Second,
@@ -238,5 +241,31 @@ func TestConformanceCommand(t *testing.T) {
 	}
 	if html, err := os.ReadFile(filepath.Join(dir, "index.html")); err != nil || !strings.Contains(string(html), "7 of 7 cases strictly OK") {
 		t.Fatalf("index.html: %v", err)
+	}
+}
+
+// TestServeDropsSlowHandshakes: a client that never finishes its upgrade
+// request (slowloris) is disconnected after the handshake timeout, while
+// others are served.
+func TestServeDropsSlowHandshakes(t *testing.T) {
+	s, _ := startTestServer(t)
+	slow, err := net.Dial("tcp", s.addrs["ws"].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	io.WriteString(slow, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n") // and nothing more
+	c, _, err := websock.Dial(context.Background(), "ws://"+s.addrs["ws"].String()+"/ws", nil)
+	if err != nil {
+		t.Fatalf("a normal client is not served meanwhile: %v", err)
+	}
+	c.CloseNow()
+	start := time.Now()
+	slow.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(slow); err != nil {
+		t.Fatalf("slow client not disconnected: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("slow client dropped after %v", d)
 	}
 }
