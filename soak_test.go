@@ -241,4 +241,3 @@ func misbehave(n int, addr, url string) {
 		}
 	}
 }
-
