@@ -3,6 +3,7 @@
 //	websock serve        echo server on ws://127.0.0.1:8888/ws and wss://127.0.0.1:8889/wss
 //	websock dial URL     interactive client: stdin lines out, messages in
 //	websock conformance  the Autobahn|Testsuite cases against a server or client
+//	websock bench URL    load generator: messages/s, latency, server CPU per message
 //
 // Run "websock <command> -h" for the flags of each command.
 package main
@@ -23,6 +24,7 @@ var commands = map[string]struct {
 }{
 	"serve":       {serveCmd, "run the secure echo server (ws:// and wss://)"},
 	"dial":        {dialCmd, "connect to a WebSocket server and exchange messages (like wscat)"},
+	"bench":       {benchCmd, "load-test a WebSocket echo server (throughput, latency, server CPU)"},
 	"conformance": {conformanceCmd, "run the Autobahn|Testsuite cases against a server or client"},
 }
 

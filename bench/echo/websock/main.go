@@ -1,0 +1,32 @@
+// Command websock is the benchmark echo server on websock.
+package main
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/websock/websock"
+	"github.com/websock/websock/bench/internal/server"
+)
+
+func main() {
+	server.Run(func(cfg server.Config) http.Handler {
+		opts := &websock.AcceptOptions{InsecureSkipOriginCheck: true}
+		if cfg.Compress {
+			opts.Extensions = []websock.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
+		}
+		return websock.Handler(opts, func(ctx context.Context, c *websock.Conn, r *http.Request) {
+			var buf []byte
+			for {
+				typ, msg, err := c.ReadAppend(ctx, buf[:0])
+				if err != nil {
+					return
+				}
+				if c.Write(ctx, typ, msg) != nil {
+					return
+				}
+				buf = msg
+			}
+		})
+	})
+}

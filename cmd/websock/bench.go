@@ -1,0 +1,331 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/websock/websock"
+)
+
+func benchCmd(args []string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runBench(ctx, args, os.Stdout, os.Stderr)
+}
+
+// benchResult is what a run measured.
+type benchResult struct {
+	URL            string  `json:"url"`
+	Conns          int     `json:"conns"`
+	Size           int     `json:"size"`
+	Seconds        float64 `json:"seconds"`
+	Messages       int64   `json:"messages"`
+	MsgsPerSec     float64 `json:"msgs_per_sec"`
+	MBPerSec       float64 `json:"mb_per_sec"`
+	P50us          float64 `json:"p50_us"`
+	P99us          float64 `json:"p99_us"`
+	P999us         float64 `json:"p999_us"`
+	Errors         int64   `json:"errors"`
+	ServerUserSec  float64 `json:"server_user_sec,omitempty"`
+	ServerSysSec   float64 `json:"server_sys_sec,omitempty"`
+	CPUPerMillion  float64 `json:"server_cpu_sec_per_million,omitempty"`
+	UserPerMillion float64 `json:"server_user_sec_per_million,omitempty"`
+	ServerRSSKiB   int64   `json:"server_rss_kib,omitempty"`
+	RSSPerConnKiB  float64 `json:"server_rss_per_conn_kib,omitempty"`
+}
+
+// runBench is the bench command with its streams.
+func runBench(ctx context.Context, args []string, out, errOut io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), `usage: websock bench [flags] ws[s]://host/path
+
+Load-tests a WebSocket echo server: -c connections each send a message of
+-size bytes and wait for its echo (closed loop), or send at a fixed total
+-rate; prints messages/s, MB/s, latency percentiles and errors. With -pid,
+reads the server's CPU time and memory from /proc to report CPU seconds per
+million messages. With -idle, opens the connections, holds them for -d and
+reports the server's memory per connection.
+
+flags:`)
+		fs.PrintDefaults()
+	}
+	conns := fs.Int("c", 64, "connections")
+	size := fs.Int("size", 32, "message size in bytes")
+	text := fs.Bool("text", false, "send text messages (default binary)")
+	duration := fs.Duration("d", 5*time.Second, "measured duration")
+	warmup := fs.Duration("warmup", time.Second, "unmeasured warm-up")
+	rate := fs.Int("rate", 0, "total messages per second (0: closed loop, as fast as echoes return)")
+	compress := fs.Bool("compress", false, "offer permessage-deflate")
+	insecure := fs.Bool("insecure", false, "accept any TLS certificate")
+	pid := fs.Int("pid", 0, "server process to read CPU time and memory of (Linux /proc)")
+	idle := fs.Bool("idle", false, "hold idle connections instead of sending")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("bench: one URL expected")
+	}
+	url := fs.Arg(0)
+	opts := func() *websock.DialOptions {
+		o := &websock.DialOptions{InsecureSkipVerify: *insecure, ConnOptions: websock.ConnOptions{ReadLimit: -1}}
+		if *compress {
+			o.Extensions = []websock.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
+		}
+		return o
+	}
+	res := benchResult{URL: url, Conns: *conns, Size: *size}
+
+	var rssBefore int64
+	if *pid != 0 {
+		rssBefore = procRSS(*pid)
+	}
+	cs := make([]*websock.Conn, 0, *conns)
+	defer func() {
+		for _, c := range cs {
+			c.CloseNow()
+		}
+	}()
+	for i := 0; i < *conns; i++ {
+		c, _, err := websock.Dial(ctx, url, opts())
+		if err != nil {
+			return fmt.Errorf("bench: connection %d: %w", i, err)
+		}
+		cs = append(cs, c)
+	}
+	if *idle {
+		select {
+		case <-time.After(*duration):
+		case <-ctx.Done():
+		}
+		if *pid != 0 {
+			res.ServerRSSKiB = procRSS(*pid)
+			res.RSSPerConnKiB = float64(res.ServerRSSKiB-rssBefore) / float64(*conns)
+		}
+		return printBench(out, res, *asJSON)
+	}
+
+	typ := websock.BinaryMessage
+	if *text {
+		typ = websock.TextMessage
+	}
+	var measuring atomic.Bool
+	var count, errCount atomic.Int64
+	lat := newLatencies()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	interval := time.Duration(0)
+	if *rate > 0 {
+		interval = time.Duration(float64(time.Second) * float64(*conns) / float64(*rate))
+	}
+	for _, c := range cs {
+		wg.Add(1)
+		go func(c *websock.Conn) {
+			defer wg.Done()
+			benchConn(runCtx, c, typ, *size, interval, &measuring, &count, &errCount, lat)
+		}(c)
+	}
+	// Warm up, then measure.
+	select {
+	case <-time.After(*warmup):
+	case <-ctx.Done():
+	}
+	cpu0 := procCPU(*pid)
+	measuring.Store(true)
+	start := time.Now()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	end := time.After(*duration)
+loop:
+	for {
+		select {
+		case <-tick.C:
+			n := count.Load()
+			fmt.Fprintf(errOut, "\r%5.1fs  %9.0f msgs/s  errors %d   ", time.Since(start).Seconds(), float64(n)/time.Since(start).Seconds(), errCount.Load())
+		case <-end:
+			break loop
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	measuring.Store(false)
+	elapsed := time.Since(start)
+	cpu1 := procCPU(*pid)
+	fmt.Fprintln(errOut)
+	cancel()
+	for _, c := range cs {
+		c.CloseNow()
+	}
+	wg.Wait()
+
+	res.Seconds = elapsed.Seconds()
+	res.Messages = count.Load()
+	res.Errors = errCount.Load()
+	res.MsgsPerSec = float64(res.Messages) / res.Seconds
+	res.MBPerSec = res.MsgsPerSec * float64(*size) / 1e6
+	res.P50us, res.P99us, res.P999us = lat.percentile(0.50), lat.percentile(0.99), lat.percentile(0.999)
+	if *pid != 0 && res.Messages > 0 {
+		res.ServerUserSec = cpu1[0] - cpu0[0]
+		res.ServerSysSec = cpu1[1] - cpu0[1]
+		res.CPUPerMillion = (res.ServerUserSec + res.ServerSysSec) / float64(res.Messages) * 1e6
+		res.UserPerMillion = res.ServerUserSec / float64(res.Messages) * 1e6
+		res.ServerRSSKiB = procRSS(*pid)
+	}
+	return printBench(out, res, *asJSON)
+}
+
+// benchConn sends and checks echoes on one connection until ctx ends.
+func benchConn(ctx context.Context, c *websock.Conn, typ websock.MessageType, size int, interval time.Duration,
+	measuring *atomic.Bool, count, errCount *atomic.Int64, lat *latencies) {
+	msg := make([]byte, size)
+	for i := range msg {
+		msg[i] = 'a' + byte(i%26)
+	}
+	buf := make([]byte, 0, size)
+	var next time.Time
+	for ctx.Err() == nil {
+		if interval > 0 {
+			if next.IsZero() {
+				next = time.Now()
+			}
+			next = next.Add(interval)
+			if d := time.Until(next); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+		t0 := time.Now()
+		if err := c.Write(ctx, typ, msg); err != nil {
+			if ctx.Err() == nil {
+				errCount.Add(1)
+			}
+			return
+		}
+		var err error
+		_, buf, err = c.ReadAppend(ctx, buf[:0])
+		if err != nil {
+			if ctx.Err() == nil {
+				errCount.Add(1)
+			}
+			return
+		}
+		if len(buf) != size {
+			errCount.Add(1)
+		}
+		if measuring.Load() {
+			count.Add(1)
+			lat.add(time.Since(t0))
+		}
+	}
+}
+
+// latencies keeps a sample of round-trip times.
+type latencies struct {
+	mu      sync.Mutex
+	samples []time.Duration
+	seen    int
+}
+
+const maxSamples = 1 << 20
+
+func newLatencies() *latencies { return &latencies{} }
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seen++
+	if len(l.samples) < maxSamples {
+		l.samples = append(l.samples, d)
+	} else if i := l.seen % maxSamples; i < maxSamples {
+		l.samples[i] = d // keep the sample spread over the run
+	}
+}
+
+// percentile returns the q-th quantile in microseconds.
+func (l *latencies) percentile(q float64) float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.samples) == 0 {
+		return 0
+	}
+	slices.Sort(l.samples)
+	i := min(len(l.samples)-1, int(q*float64(len(l.samples))))
+	return float64(l.samples[i]) / float64(time.Microsecond)
+}
+
+// procCPU returns the user and system CPU seconds of a process.
+func procCPU(pid int) [2]float64 {
+	if pid == 0 {
+		return [2]float64{}
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return [2]float64{}
+	}
+	// Fields after the command name, which is in parentheses.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	if len(f) < 13 {
+		return [2]float64{}
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	const ticks = 100 // USER_HZ on Linux
+	return [2]float64{utime / ticks, stime / ticks}
+}
+
+// procRSS returns a process's resident memory in KiB.
+func procRSS(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func printBench(out io.Writer, r benchResult, asJSON bool) error {
+	if asJSON {
+		return json.NewEncoder(out).Encode(r)
+	}
+	if r.Messages > 0 {
+		fmt.Fprintf(out, "%s: %d connections, %d-byte messages, %.1fs\n", r.URL, r.Conns, r.Size, r.Seconds)
+		fmt.Fprintf(out, "  %.0f msgs/s  %.2f MB/s  latency p50 %.0fµs p99 %.0fµs p999 %.0fµs  errors %d\n",
+			r.MsgsPerSec, r.MBPerSec, r.P50us, r.P99us, r.P999us, r.Errors)
+	}
+	if r.CPUPerMillion > 0 {
+		fmt.Fprintf(out, "  server CPU %.2fs per million messages (user %.2fs, system %.2fs)\n", r.CPUPerMillion, r.UserPerMillion, r.CPUPerMillion-r.UserPerMillion)
+	}
+	if r.ServerRSSKiB > 0 {
+		fmt.Fprintf(out, "  server RSS %d KiB", r.ServerRSSKiB)
+		if r.RSSPerConnKiB > 0 {
+			fmt.Fprintf(out, " (%.1f KiB per connection)", r.RSSPerConnKiB)
+		}
+		fmt.Fprintln(out)
+	}
+	return nil
+}
