@@ -38,7 +38,6 @@ func TestBenchAgainstServe(t *testing.T) {
 	}
 }
 
-
 func TestLatencyPercentiles(t *testing.T) {
 	l := newLatencies()
 	for i := 1; i <= 1000; i++ {
