@@ -16,7 +16,7 @@ import (
 
 // InlineSize is the size of the array every Reader carries. It holds a
 // frame header and a whole control frame (14 + 125 bytes) with room to spare.
-const InlineSize = 256
+const InlineSize = 192
 
 // PooledSize is the size of the buffers borrowed under load.
 const PooledSize = 8 << 10
