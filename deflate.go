@@ -18,13 +18,16 @@ import (
 type PerMessageDeflate struct {
 	// ServerNoContextTakeover makes the server compress each message on
 	// its own (RFC 7692 §7.1.1.1): a client requests it, a server applies
-	// it to every connection. It saves the server's compressor state (about
-	// 300 KiB) per connection, at some cost in ratio.
+	// it to every connection. Compressors are then pooled and held only
+	// while a message is written. With takeover, a connection keeps its
+	// compressor while messages follow each other and, once idle for a
+	// second, only the window of recent input (up to 32 KiB) from which
+	// the next message resumes.
 	ServerNoContextTakeover bool
 
 	// ClientNoContextTakeover makes the client compress each message on its
-	// own (§7.1.1.2), which saves the server 32 KiB of history per
-	// connection.
+	// own (§7.1.1.2), which saves the server up to 32 KiB of history per
+	// connection (decompressors are pooled either way).
 	ClientNoContextTakeover bool
 
 	// ServerMaxWindowBits limits the server's LZ77 window to 1<<n bytes

@@ -10,5 +10,13 @@ for target in \
 	"./internal/deflate FuzzDecompressor" "./internal/deflate FuzzRoundTrip"; do
 	set -- $target
 	echo "== $2 ($t)"
-	go test -run '^$' -fuzz "^$2\$" -fuzztime "$t" "$1" 2>&1 | grep -E "^(fuzz: elapsed|ok|FAIL|---)" | tail -n 2
+	log=$(mktemp)
+	if go test -run '^$' -fuzz "^$2\$" -fuzztime "$t" "$1" > "$log" 2>&1; then
+		grep -E "^(fuzz: elapsed|ok)" "$log" | tail -n 2
+		rm -f "$log"
+	else
+		cat "$log"
+		rm -f "$log"
+		exit 1
+	fi
 done

@@ -58,8 +58,9 @@ Load-tests a WebSocket echo server: -c connections each send a message of
 -size bytes and wait for its echo (closed loop), or send at a fixed total
 -rate; prints messages/s, MB/s, latency percentiles and errors. With -pid,
 reads the server's CPU time and memory from /proc to report CPU seconds per
-million messages. With -idle, opens the connections, holds them for -d and
-reports the server's memory per connection.
+million messages. With -idle, opens the connections, has each exchange one
+message (so that buffers and compression state are set up), holds them for
+-d and reports the server's memory per connection.
 
 flags:`)
 		fs.PrintDefaults()
@@ -70,7 +71,8 @@ flags:`)
 	duration := fs.Duration("d", 5*time.Second, "measured duration")
 	warmup := fs.Duration("warmup", time.Second, "unmeasured warm-up")
 	rate := fs.Int("rate", 0, "total messages per second (0: closed loop, as fast as echoes return)")
-	compress := fs.Bool("compress", false, "offer permessage-deflate")
+	compress := fs.Bool("compress", false, "offer permessage-deflate (without context takeover)")
+	takeover := fs.Bool("takeover", false, "with -compress: offer context takeover in both directions")
 	insecure := fs.Bool("insecure", false, "accept any TLS certificate")
 	pid := fs.Int("pid", 0, "server process to read CPU time and memory of (Linux /proc)")
 	idle := fs.Bool("idle", false, "hold idle connections instead of sending")
@@ -86,7 +88,8 @@ flags:`)
 	opts := func() *websock.DialOptions {
 		o := &websock.DialOptions{InsecureSkipVerify: *insecure, ConnOptions: websock.ConnOptions{ReadLimit: -1}}
 		if *compress {
-			o.Extensions = []websock.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
+			noTakeover := !*takeover
+			o.Extensions = []websock.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: noTakeover, ClientNoContextTakeover: noTakeover}}
 		}
 		return o
 	}
@@ -109,7 +112,22 @@ flags:`)
 		}
 		cs = append(cs, c)
 	}
+	typ := websock.BinaryMessage
+	if *text {
+		typ = websock.TextMessage
+	}
 	if *idle {
+		msg := benchMessage(*size)
+		for i, c := range cs {
+			if err := c.Write(ctx, typ, msg); err != nil {
+				return fmt.Errorf("bench: connection %d: %w", i, err)
+			}
+		}
+		for i, c := range cs {
+			if _, got, err := c.Read(ctx); err != nil || len(got) != len(msg) {
+				return fmt.Errorf("bench: connection %d: echo of %d bytes: %d bytes, %v", i, len(msg), len(got), err)
+			}
+		}
 		select {
 		case <-time.After(*duration):
 		case <-ctx.Done():
@@ -121,10 +139,6 @@ flags:`)
 		return printBench(out, res, *asJSON)
 	}
 
-	typ := websock.BinaryMessage
-	if *text {
-		typ = websock.TextMessage
-	}
 	var measuring atomic.Bool
 	var count, errCount atomic.Int64
 	lat := newLatencies()
@@ -194,10 +208,7 @@ loop:
 // benchConn sends and checks echoes on one connection until ctx ends.
 func benchConn(ctx context.Context, c *websock.Conn, typ websock.MessageType, size int, interval time.Duration,
 	measuring *atomic.Bool, count, errCount *atomic.Int64, lat *latencies) {
-	msg := make([]byte, size)
-	for i := range msg {
-		msg[i] = 'a' + byte(i%26)
-	}
+	msg := benchMessage(size)
 	buf := make([]byte, 0, size)
 	var next time.Time
 	for ctx.Err() == nil {
@@ -328,4 +339,13 @@ func printBench(out io.Writer, r benchResult, asJSON bool) error {
 		fmt.Fprintln(out)
 	}
 	return nil
+}
+
+// benchMessage returns a message of size bytes of lower-case letters.
+func benchMessage(size int) []byte {
+	msg := make([]byte, size)
+	for i := range msg {
+		msg[i] = 'a' + byte(i%26)
+	}
+	return msg
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 func compressMsg(t testing.TB, c *Compressor, msg []byte) []byte {
@@ -57,6 +58,12 @@ func TestRoundTrips(t *testing.T) {
 				}
 				if got := decompressMsg(t, d, z); !bytes.Equal(got, m) {
 					t.Fatalf("bits %d takeover %v: message %d differs", bits, takeover, i)
+				}
+				if d.fr != nil {
+					t.Fatalf("bits %d takeover %v: the decompressor is held between messages", bits, takeover)
+				}
+				if h := d.history.bytes(); len(h) > 1<<bits || cap(d.history.buf) > 2<<bits {
+					t.Fatalf("bits %d: history of %d bytes (capacity %d)", bits, len(h), cap(d.history.buf))
 				}
 			}
 		}
@@ -216,5 +223,67 @@ func BenchmarkDecompress(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestIdleRelease: with takeover, the compressor gives its writer back
+// once idle and keeps only its window; the stream goes on as if nothing had
+// happened (the peer decompresses with the history it kept) and a repeated
+// message still costs almost nothing.
+func TestIdleRelease(t *testing.T) {
+	msg := make([]byte, 8<<10)
+	rand.Read(msg)
+	for bits := 9; bits <= 15; bits += 3 {
+		c := NewCompressor(1, bits, true)
+		c.idleAfter = time.Millisecond
+		d := NewDecompressor(bits, true)
+		m := msg[:min(len(msg), 1<<bits/2)]
+		first := len(compressMsg(t, c, m))
+		for i := 0; i < 3; i++ {
+			waitReleased(t, c)
+			if got := len(c.window.bytes()); got != min(1<<bits, (i+1)*len(m)) {
+				t.Fatalf("bits %d: window of %d bytes after %d messages of %d", bits, got, i+1, len(m))
+			}
+			z := compressMsg(t, c, m)
+			if len(z)*5 > first {
+				t.Errorf("bits %d: after the release the repeat costs %d bytes (first %d)", bits, len(z), first)
+			}
+			if i == 0 {
+				// The peer's view: the first message, then this one.
+				if got := decompressMsg(t, d, compressMsgFresh(t, bits, m)); !bytes.Equal(got, m) {
+					t.Fatal("first message differs")
+				}
+				if got := decompressMsg(t, d, z); !bytes.Equal(got, m) {
+					t.Fatalf("bits %d: message after the release differs", bits)
+				}
+			}
+		}
+		c.Release()
+	}
+}
+
+// compressMsgFresh compresses m as the first message of a new stream.
+func compressMsgFresh(t *testing.T, bits int, m []byte) []byte {
+	c := NewCompressor(1, bits, true)
+	defer c.Release()
+	return compressMsg(t, c, m)
+}
+
+// waitReleased waits (bounded) until the compressor's idle timer has given
+// its writer back.
+func waitReleased(t *testing.T, c *Compressor) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c.mu.Lock()
+		released := c.fw == nil
+		c.mu.Unlock()
+		if released {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the writer was not released")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

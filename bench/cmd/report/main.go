@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 )
 
 type line struct {
@@ -56,7 +57,7 @@ func main() {
 		data[[2]string{l.Scenario, l.Server}] = append(data[[2]string{l.Scenario, l.Server}], l)
 	}
 	for _, s := range scenarios {
-		idle := s == "10,000 idle connections"
+		idle := strings.Contains(s, "idle")
 		fmt.Printf("## %s\n\n| metric |", s)
 		for _, srv := range servers {
 			fmt.Printf(" %s |", srv)

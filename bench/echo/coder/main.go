@@ -14,6 +14,9 @@ func main() {
 		mode := websocket.CompressionDisabled
 		if cfg.Compress {
 			mode = websocket.CompressionNoContextTakeover
+			if cfg.Takeover {
+				mode = websocket.CompressionContextTakeover
+			}
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true, CompressionMode: mode})

@@ -18,8 +18,10 @@ func (echo) OnMessage(c *gws.Conn, m *gws.Message) {
 func main() {
 	server.Run(func(cfg server.Config) http.Handler {
 		up := gws.NewUpgrader(echo{}, &gws.ServerOption{
-			PermessageDeflate: gws.PermessageDeflate{Enabled: cfg.Compress},
-			CheckUtf8Enabled:  true,
+			PermessageDeflate: gws.PermessageDeflate{Enabled: cfg.Compress, ServerContextTakeover: cfg.Takeover, ClientContextTakeover: cfg.Takeover,
+				// The same 32 KiB windows as the other servers (with takeover, gws would default to 4 KiB).
+				ServerMaxWindowBits: 15, ClientMaxWindowBits: 15},
+			CheckUtf8Enabled: true,
 		})
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, err := up.Upgrade(w, r)

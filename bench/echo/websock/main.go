@@ -13,7 +13,8 @@ func main() {
 	server.Run(func(cfg server.Config) http.Handler {
 		opts := &websock.AcceptOptions{InsecureSkipOriginCheck: true}
 		if cfg.Compress {
-			opts.Extensions = []websock.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
+			noTakeover := !cfg.Takeover
+			opts.Extensions = []websock.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: noTakeover, ClientNoContextTakeover: noTakeover}}
 		}
 		return websock.Handler(opts, func(ctx context.Context, c *websock.Conn, r *http.Request) {
 			var buf []byte

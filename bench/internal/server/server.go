@@ -24,6 +24,7 @@ import (
 type Config struct {
 	Addr     string
 	Compress bool
+	Takeover bool // with Compress: keep the compression context between messages
 }
 
 // Run parses the flags, builds the handler with newHandler and serves it on
@@ -35,6 +36,7 @@ func Run(newHandler func(Config) http.Handler) {
 	certFile := flag.String("cert", "", "certificate file")
 	keyFile := flag.String("key", "", "key file")
 	flag.BoolVar(&cfg.Compress, "compress", false, "accept permessage-deflate")
+	flag.BoolVar(&cfg.Takeover, "takeover", false, "with -compress: accept context takeover in both directions")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here on exit")
 	flag.Parse()
 
