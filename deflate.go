@@ -20,9 +20,10 @@ type PerMessageDeflate struct {
 	// its own (RFC 7692 §7.1.1.1): a client requests it, a server applies
 	// it to every connection. Compressors are then pooled and held only
 	// while a message is written. With takeover, a connection keeps its
-	// compressor while messages follow each other and, once idle for a
-	// second, only the window of recent input (up to 32 KiB) from which
-	// the next message resumes.
+	// compressor while messages follow each other (at most 64 such
+	// connections per process) and, once idle for a second, only the
+	// window of recent input (up to 32 KiB) from which the next message
+	// resumes.
 	ServerNoContextTakeover bool
 
 	// ClientNoContextTakeover makes the client compress each message on its

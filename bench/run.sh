@@ -45,6 +45,7 @@ for r in $(seq "$rounds"); do
 	for s in $servers; do run "16 KiB binary, 64 conns" "$s" "" -c 64 -size 16384 -d "${secs}s"; done
 	for s in $servers; do run "32 B text over TLS, 64 conns" "$s" "-tls" -c 64 -size 32 -text -d "${secs}s"; done
 	for s in websock gorilla gws coder; do run "1 KiB text compressed, 64 conns" "$s" "-compress" -c 64 -size 1024 -text -compress -d "${secs}s"; done
+	for s in websock gws coder; do run "1 KiB text compressed with context takeover, 64 conns" "$s" "-compress -takeover" -c 64 -size 1024 -text -compress -takeover -d "${secs}s"; done
 	for s in $servers; do run "10,000 idle connections (after one 32 B echo)" "$s" "" -idle -c 10000 -size 32 -d 2s; done
 	for s in websock gorilla gws coder; do run "10,000 idle connections, compressed without context takeover (after one 1 KiB echo)" "$s" "-compress" -idle -compress -c 10000 -size 1024 -text -d 2s; done
 	for s in websock gws coder; do run "1,000 idle connections, compressed with context takeover (after one 1 KiB echo)" "$s" "-compress -takeover" -idle -compress -takeover -c 1000 -size 1024 -text -d 2s; done

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/flate"
@@ -32,6 +33,16 @@ var ErrBadTail = errors.New("deflate: compressed data does not end with a sync f
 // full speed, an idle one holds at most its window.
 const IdleRelease = time.Second
 
+// MaxRetained bounds the writers kept between messages by all the
+// compressors with context takeover of the process (about 800 KiB of heap
+// each, a tenth of it touched by small messages). Beyond it, a connection
+// gives its writer back at the end of each message and resumes from its
+// window, so that memory does not grow with the number of connections.
+const MaxRetained = 64
+
+// retainedWriters counts the writers kept between messages.
+var retainedWriters atomic.Int32
+
 // Compressor compresses the messages of one direction of a connection.
 type Compressor struct {
 	level    int
@@ -43,6 +54,7 @@ type Compressor struct {
 	mu        sync.Mutex    // guards the fields below against the idle release
 	fw        *flate.Writer // nil between messages, except with takeover until idle
 	writing   bool          // between Writer and Close
+	retained  bool          // fw is counted in retainedWriters
 	idle      *time.Timer   // with takeover: runs release after idleAfter
 	idleAfter time.Duration
 	done      bool // Release was called
@@ -88,6 +100,12 @@ func (c *Compressor) Writer(dst io.Writer) io.WriteCloser {
 	c.out.reset(dst)
 	c.mu.Lock()
 	c.writing = true
+	if c.retained {
+		// Counted again at Close: a message that never ends (its
+		// connection failed) must not hold a place in the budget.
+		retainedWriters.Add(-1)
+		c.retained = false
+	}
 	if c.fw == nil {
 		c.fw = c.pool().Get().(*flate.Writer)
 		// Without takeover the window is empty: a fresh stream.
@@ -122,6 +140,10 @@ func (c *Compressor) release() {
 
 // putWriter gives the writer back to its pool; c.mu is held.
 func (c *Compressor) putWriter() {
+	if c.retained {
+		retainedWriters.Add(-1)
+		c.retained = false
+	}
 	if c.fw != nil {
 		c.fw.ResetDict(nil, nil) // drops any reference to c.window
 		c.pool().Put(c.fw)
@@ -153,9 +175,14 @@ func (m *messageWriter) Close() error {
 	switch {
 	case !c.takeover:
 		c.putWriter()
+	case !c.retained && retainedWriters.Add(1) > MaxRetained:
+		retainedWriters.Add(-1)
+		c.putWriter()
 	case c.idle == nil:
+		c.retained = true
 		c.idle = time.AfterFunc(c.idleAfter, c.release)
 	default:
+		c.retained = true
 		c.idle.Reset(c.idleAfter)
 	}
 	c.mu.Unlock()

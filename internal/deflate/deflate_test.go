@@ -287,3 +287,42 @@ func waitReleased(t *testing.T, c *Compressor) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestRetainedBudget: however many compressors with takeover have just
+// written a message, at most MaxRetained keep their writer; the others
+// resume from their window, and the stream is intact either way.
+func TestRetainedBudget(t *testing.T) {
+	n := MaxRetained + 20
+	cs := make([]*Compressor, n)
+	ds := make([]*Decompressor, n)
+	msg := bytes.Repeat([]byte("budget "), 100)
+	for round := 0; round < 2; round++ {
+		for i := range cs {
+			if cs[i] == nil {
+				cs[i], ds[i] = NewCompressor(1, 15, true), NewDecompressor(15, true)
+			}
+			if got := decompressMsg(t, ds[i], compressMsg(t, cs[i], msg)); !bytes.Equal(got, msg) {
+				t.Fatalf("round %d, compressor %d: message differs", round, i)
+			}
+		}
+		held := 0
+		for _, c := range cs {
+			c.mu.Lock()
+			if c.fw != nil {
+				held++
+			}
+			c.mu.Unlock()
+		}
+		if held > MaxRetained || held == 0 || retainedWriters.Load() > MaxRetained {
+			t.Fatalf("round %d: %d of %d compressors hold a writer (%d counted), want 1..%d", round, held, n, retainedWriters.Load(), MaxRetained)
+		}
+	}
+	for _, c := range cs {
+		c.Release()
+	}
+	for _, c := range cs {
+		if c.retained {
+			t.Fatal("a released compressor is still counted")
+		}
+	}
+}
