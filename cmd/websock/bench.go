@@ -164,6 +164,11 @@ flags:`)
 	cpu0 := procCPU(*pid)
 	measuring.Store(true)
 	start := time.Now()
+	// A live line on a terminal, one line per second elsewhere.
+	lineStart, lineEnd := "\r", ""
+	if !isTerminal(errOut) {
+		lineStart, lineEnd = "", "\n"
+	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	end := time.After(*duration)
@@ -172,7 +177,7 @@ loop:
 		select {
 		case <-tick.C:
 			n := count.Load()
-			fmt.Fprintf(errOut, "\r%5.1fs  %9.0f msgs/s  errors %d   ", time.Since(start).Seconds(), float64(n)/time.Since(start).Seconds(), errCount.Load())
+			fmt.Fprintf(errOut, "%s%5.1fs  %9.0f msgs/s  errors %d   %s", lineStart, time.Since(start).Seconds(), float64(n)/time.Since(start).Seconds(), errCount.Load(), lineEnd)
 		case <-end:
 			break loop
 		case <-ctx.Done():
@@ -182,7 +187,9 @@ loop:
 	measuring.Store(false)
 	elapsed := time.Since(start)
 	cpu1 := procCPU(*pid)
-	fmt.Fprintln(errOut)
+	if lineEnd == "" {
+		fmt.Fprintln(errOut)
+	}
 	cancel()
 	for _, c := range cs {
 		c.CloseNow()

@@ -125,10 +125,16 @@ flags:`)
 		return errors.New("conformance: one server URL expected")
 	}
 	cfg := conformance.ClientConfig{URL: fs.Arg(0), TLSConfig: &tls.Config{InsecureSkipVerify: *insecure}}
+	tty := isTerminal(errOut)
 	cfg.Progress = func(done, total int, r *conformance.Result) {
-		fmt.Fprintf(errOut, "\r%d/%d %-10s %-13s %-10s", done, total, r.ID, r.Behavior, r.BehaviorClose)
-		if done == total {
-			fmt.Fprintln(errOut)
+		switch {
+		case tty:
+			fmt.Fprintf(errOut, "\r%d/%d %-10s %-13s %-10s", done, total, r.ID, r.Behavior, r.BehaviorClose)
+			if done == total {
+				fmt.Fprintln(errOut)
+			}
+		case done%100 == 0 || done == total:
+			fmt.Fprintf(errOut, "%d/%d cases run\n", done, total)
 		}
 	}
 	results, err := conformance.RunServer(ctx, cases, cfg)
