@@ -56,7 +56,7 @@ type Compressor struct {
 	writing   bool          // between Writer and Close
 	retained  bool          // fw is counted in retainedWriters
 	idle      *time.Timer   // with takeover: runs release after idleAfter
-	idleAfter time.Duration
+	idleAfter time.Duration // IdleRelease, shorter in tests
 	done      bool // Release was called
 }
 
@@ -115,7 +115,8 @@ func (c *Compressor) Writer(dst io.Writer) io.WriteCloser {
 	return (*messageWriter)(c)
 }
 
-// Release gives back what the compressor holds; it must not be used after.
+// Release gives back what the compressor holds; it must not be called
+// while a message is being written, nor the compressor used after.
 func (c *Compressor) Release() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
