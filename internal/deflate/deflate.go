@@ -57,7 +57,7 @@ type Compressor struct {
 	retained  bool          // fw is counted in retainedWriters
 	idle      *time.Timer   // with takeover: runs release after idleAfter
 	idleAfter time.Duration // IdleRelease, shorter in tests
-	done      bool // Release was called
+	done      bool          // Release was called
 }
 
 // NewCompressor returns a compressor for windows of 1<<bits bytes (8..15)
