@@ -119,6 +119,17 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *Trac
 		}
 	}
 
+	// Headers set on w before Accept (cookies, CORS from middleware) go out
+	// with the 101, except those the handshake itself decides.
+	for k, v := range w.Header() {
+		switch k {
+		case "Upgrade", "Connection", "Sec-Websocket-Accept", "Content-Length", "Transfer-Encoding":
+			continue
+		}
+		if _, ours := respHeader[k]; !ours {
+			respHeader[k] = v
+		}
+	}
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		http.Error(w, "websocket: connection cannot be upgraded", http.StatusInternalServerError)

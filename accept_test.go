@@ -160,3 +160,36 @@ func TestHookAddsResponseHeaders(t *testing.T) {
 		t.Fatalf("client hook error not returned: %v", err)
 	}
 }
+
+// TestAcceptKeepsHeadersSetBefore: headers that middleware set on the
+// response before Accept (cookies, CORS) go out with the 101, without
+// overriding the handshake's own.
+func TestAcceptKeepsHeadersSetBefore(t *testing.T) {
+	ended := make(chan error, 1)
+	handler := echoHandler(func(w http.ResponseWriter, r *http.Request) (*Conn, error) {
+		w.Header().Add("Set-Cookie", "session=abc")
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("Sec-WebSocket-Accept", "forged")
+		w.Header().Set("Content-Length", "12")
+		return Accept(w, r, nil)
+	}, ended)
+	srv := httptest.NewServer(handler)
+	defer srv.Close()
+	c, resp, err := Dial(context.Background(), urlOf(srv.URL), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if resp.Header.Get("Set-Cookie") != "session=abc" || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("response headers %v", resp.Header)
+	}
+	if resp.Header.Get("Content-Length") != "" {
+		t.Fatalf("Content-Length %q sent with the 101", resp.Header.Get("Content-Length"))
+	}
+	if err := c.Write(context.Background(), TextMessage, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.Read(context.Background()); err != nil || string(msg) != "hi" {
+		t.Fatalf("echo %q %v", msg, err)
+	}
+}

@@ -26,12 +26,22 @@ func (c *Conn) Close(code int, reason string) error {
 		return err
 	}
 	err := c.CloseWrite(code, reason)
-	if errors.Is(err, ErrClosed) {
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrCloseTimeout):
+		return err
+	case c.tcpClosed.Load():
+		select {
+		case <-c.closeRecv:
+			return nil // the closing handshake is complete
+		default:
+			return c.closedErr()
+		}
+	case errors.Is(err, ErrClosed):
 		// The closing handshake had started already.
 		return c.waitClosed(time.Now().Add(c.closeTimeout))
-	}
-	if err != nil {
-		c.closeTCP()
+	default:
+		c.closeTCP(err)
 		return err
 	}
 	deadline := c.closeDeadline()
@@ -104,7 +114,7 @@ func (c *Conn) waitClosed(deadline time.Time) error {
 	case <-c.closed:
 		return nil
 	case <-timer.C:
-		c.closeTCP()
+		c.closeTCP(ErrCloseTimeout)
 		return ErrCloseTimeout
 	}
 }
@@ -112,10 +122,8 @@ func (c *Conn) waitClosed(deadline time.Time) error {
 // discardUntilClose reads and drops data until the peer's close frame has
 // been handled or reading fails. It runs with the read semaphore held.
 func (c *Conn) discardUntilClose() {
+	c.msg.end()
 	for c.readErr == nil {
-		if !c.inMessage && c.remaining == 0 {
-			c.msg.active = false
-		}
 		if c.remaining > 0 {
 			if _, err := c.rb.Discard(int(min(c.remaining, 1<<30))); err != nil {
 				c.ioError(err)
@@ -126,14 +134,20 @@ func (c *Conn) discardUntilClose() {
 		}
 		c.nextDataFrame()
 	}
-	c.msg.active = false
 }
 
-// writeClose sends a close frame, unless one was already sent.
+// writeClose sends a close frame, unless one was already sent. If it
+// cannot be sent within the close timeout, the connection is closed and
+// ErrCloseTimeout returned.
 func (c *Conn) writeClose(code int, reason string) error {
 	var buf [frame.MaxControlPayload]byte
 	p := frame.AppendClose(buf[:0], code, reason)
-	return c.writeFrame(context.Background(), c.closeTimeout, true, 0, frame.OpClose, p)
+	err := c.writeFrame(context.Background(), c.closeTimeout, true, 0, frame.OpClose, p)
+	if errors.Is(err, errLockTimeout) {
+		c.closeTCP(ErrCloseTimeout)
+		return ErrCloseTimeout
+	}
+	return err
 }
 
 // handlePeerClose answers the peer's close frame (RFC 6455 §5.5.1): with an
@@ -167,7 +181,7 @@ func (c *Conn) finishClose() {
 		c.nc.SetReadDeadline(time.Now().Add(c.closeTimeout))
 		io.Copy(io.Discard, &c.rb)
 	}
-	c.closeTCP()
+	c.closeTCP(nil)
 }
 
 // fail fails the connection (RFC 6455 §7.1.7): it sends a close frame with
@@ -181,10 +195,10 @@ func (c *Conn) fail(code int, kind error, detail string) error {
 		// read that failed (a request context ends with its handler).
 		c.readWatch.disarm(c.nc, readSide, time.Time{})
 		c.lingering.Store(true)
-		go c.lingeringClose()
+		go c.lingeringClose(err)
 		return err
 	}
-	c.closeTCP()
+	c.closeTCP(err)
 	return err
 }
 
@@ -193,71 +207,12 @@ func (c *Conn) fail(code int, kind error, detail string) error {
 // a reset, which can make the peer drop data it has not read yet. So this
 // side shuts down its writing half, reads what the peer still sends for a
 // short while (until the peer closes), and then closes.
-func (c *Conn) lingeringClose() {
+func (c *Conn) lingeringClose(cause error) {
 	type closeWriter interface{ CloseWrite() error }
 	if cw, ok := c.nc.(closeWriter); ok {
 		cw.CloseWrite()
 	}
 	c.nc.SetReadDeadline(time.Now().Add(min(c.closeTimeout, time.Second)))
 	io.Copy(io.Discard, &c.rb)
-	c.closeTCP()
-}
-
-// Ping sends a ping with payload (at most 125 bytes) and waits for the
-// matching pong, or until ctx is done. Pongs are seen only while the
-// connection is being read, so another goroutine must be reading.
-func (c *Conn) Ping(ctx context.Context, payload []byte) error {
-	if len(payload) > frame.MaxControlPayload {
-		return fmt.Errorf("websock: ping payload of %d bytes exceeds 125", len(payload))
-	}
-	done := make(chan struct{})
-	key := string(payload)
-	c.pongMu.Lock()
-	if c.pongWaiters == nil {
-		c.pongWaiters = make(map[string][]chan struct{})
-	}
-	c.pongWaiters[key] = append(c.pongWaiters[key], done)
-	c.pongMu.Unlock()
-	if err := c.writeFrame(ctx, 0, true, 0, frame.OpPing, payload); err != nil {
-		c.forgetPong(key, done)
-		return err
-	}
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		c.forgetPong(key, done)
-		return ctx.Err()
-	case <-c.closed:
-		return ErrClosed
-	}
-}
-
-// notifyPong wakes the oldest Ping waiting for this payload.
-func (c *Conn) notifyPong(p []byte) {
-	c.pongMu.Lock()
-	defer c.pongMu.Unlock()
-	if ws := c.pongWaiters[string(p)]; len(ws) > 0 {
-		close(ws[0])
-		if len(ws) == 1 {
-			delete(c.pongWaiters, string(p))
-		} else {
-			c.pongWaiters[string(p)] = ws[1:]
-		}
-	}
-}
-
-func (c *Conn) forgetPong(key string, done chan struct{}) {
-	c.pongMu.Lock()
-	defer c.pongMu.Unlock()
-	ws := c.pongWaiters[key]
-	for i, w := range ws {
-		if w == done {
-			c.pongWaiters[key] = append(ws[:i:i], ws[i+1:]...)
-			break
-		}
-	}
-	if len(c.pongWaiters[key]) == 0 {
-		delete(c.pongWaiters, key)
-	}
+	c.closeTCP(cause)
 }

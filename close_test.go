@@ -166,3 +166,41 @@ func TestCloseWriteTimesOut(t *testing.T) {
 		t.Fatalf("Read: %v", err)
 	}
 }
+
+// TestCallsAfterCloseNow: after CloseNow, every call fails with ErrClosed,
+// even with a message already buffered.
+func TestCallsAfterCloseNow(t *testing.T) {
+	c, p := newPair(t, ConnOptions{}, false)
+	p.write(frameBytes(true, 0, frame.OpText, []byte("buffered"), false))
+	p.write(frameBytes(true, 0, frame.OpPing, nil, false))
+	c.CloseNow()
+	_, _, rerr := c.Read(context.Background())
+	_, _, rderr := c.Reader(context.Background())
+	_, werr := c.Writer(context.Background(), TextMessage)
+	for name, err := range map[string]error{
+		"Read":   rerr,
+		"Reader": rderr,
+		"Writer": werr,
+		"Write":  c.Write(context.Background(), TextMessage, []byte("x")),
+		"Ping":   c.Ping(context.Background(), nil),
+		"Close":  c.Close(StatusNormalClosure, ""),
+	} {
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("%s after CloseNow: %v, want ErrClosed", name, err)
+		}
+	}
+}
+
+// TestCloseCannotWriteTimesOut: a Close that cannot even send its close
+// frame (the frame lock stays held) returns ErrCloseTimeout.
+func TestCloseCannotWriteTimesOut(t *testing.T) {
+	c, _ := newPair(t, ConnOptions{CloseTimeout: interruptAfter}, false)
+	unlock := holdFrameLock(c)
+	defer unlock()
+	if err := c.Close(StatusNormalClosure, ""); !errors.Is(err, ErrCloseTimeout) {
+		t.Fatalf("Close: %v, want ErrCloseTimeout", err)
+	}
+	if err := c.Write(context.Background(), TextMessage, nil); !errors.Is(err, ErrClosed) || !errors.Is(err, ErrCloseTimeout) {
+		t.Fatalf("Write after: %v", err)
+	}
+}

@@ -32,23 +32,20 @@ func (t MessageType) String() string {
 	return "invalid"
 }
 
-// Default limits, used when options leave them zero.
-const (
-	DefaultReadLimit        = 32 << 20 // bytes in one message, after decompression
-	DefaultCloseTimeout     = 5 * time.Second
-	DefaultHandshakeTimeout = 10 * time.Second
-)
-
 // writeBufferSize is the size of the buffer that assembles outgoing frames.
 const writeBufferSize = 8 << 10
 
 // Conn is a WebSocket connection, on either side.
 //
-// One goroutine may read (Read, Reader) while any number of goroutines write
-// (Write, Writer, Ping, Close): whole messages never interleave, and control
-// frames may go out between the fragments of a message. Pings from the peer
-// are answered and close frames handled while reading, so an application
-// must keep reading to see them.
+// One goroutine may read (Read, ReadAppend, Reader) while any number of
+// goroutines write (Write, Writer, Ping, Close): whole messages never
+// interleave, and control frames may go out between the fragments of a
+// message. Pings from the peer are answered and close frames handled while
+// reading, so an application must keep reading to see them.
+//
+// The rules every method follows (cancellation, failed writes, memory,
+// errors after the end) are in the package documentation, "Connection
+// rules".
 type Conn struct {
 	nc          net.Conn
 	rb          readbuf.Reader // holds no pooled buffer while idle
@@ -57,38 +54,40 @@ type Conn struct {
 	extensions  string
 	codec       Codec
 	codecBits   byte
+	codecUse    codecUse
 
 	readLimit    atomic.Int64
 	maxFrame     int64
 	closeTimeout time.Duration
 	writeTimeout time.Duration
 
-	readWatch  ctxWatch // guarded by readSem
-	writeWatch ctxWatch // guarded by frameSem
-
-	onPing func([]byte)
-	onPong func([]byte)
+	onPing atomic.Pointer[func([]byte)]
+	onPong atomic.Pointer[func([]byte)]
 
 	// Reading; guarded by readSem.
-	readSem   chan struct{}
-	readErr   error
-	hdr       frame.Header // frame being read
-	remaining int64        // its unread payload bytes
-	maskPos   int
-	inMessage bool  // between the first and the last frame of a message
-	rawSize   int64 // payload bytes of the current message so far
-	frames    frameReader
-	msg       messageReader
-	ctrl      [frame.MaxControlPayload]byte
+	readSem     chan struct{}
+	readErr     error           // sticky: the connection cannot be read any more
+	readCtx     context.Context // the context of the read call in progress
+	interrupted bool            // readCtx ended the read call in progress
+	readWatch   ctxWatch        // interrupts blocked reads when readCtx is done
+	hdr         frame.Header    // frame being read
+	remaining   int64           // its unread payload bytes
+	maskPos     int
+	inMessage   bool  // between the first and the last frame of a message
+	rawSize     int64 // payload bytes of the current message so far
+	frames      frameReader
+	msg         messageReader
+	ctrl        [frame.MaxControlPayload]byte
 
 	// Writing. msgSem is held for a whole data message, frameSem for one
 	// frame; the fields below are guarded by frameSem.
-	msgSem    chan struct{}
-	frameSem  chan struct{}
-	writeErr  error
-	closeSent bool
-	keys      *rand.ChaCha8
-	mw        messageWriter
+	msgSem     chan struct{}
+	frameSem   chan struct{}
+	writeErr   error // sticky: the connection cannot be written any more
+	writeWatch ctxWatch
+	closeSent  bool
+	keys       *rand.ChaCha8
+	mw         *messageWriter // Write's, with a codec; Writer hands out writers of its own
 
 	// Closing.
 	closeRecv     chan struct{} // closed when the peer's close frame arrived
@@ -96,67 +95,18 @@ type Conn struct {
 	peerClose     CloseError
 	closed        chan struct{} // closed when TCP is closed
 	closeOnce     sync.Once
-	tcpClosed     atomic.Bool  // set first thing by closeTCP
-	lingering     atomic.Bool  // a failed connection is being shut down gently
-	closingAt     atomic.Int64 // when the closing handshake this side started times out (Unix ns)
+	bytesIn       atomic.Uint64         // bytes received, which keepalive takes as a sign of life
+	tcpClosed     atomic.Bool           // set first thing by closeTCP
+	cause         atomic.Pointer[error] // why closeTCP was called: what later calls report
+	lingering     atomic.Bool           // a failed connection is being shut down gently
+	closingAt     atomic.Int64          // when the closing handshake this side started times out (Unix ns)
 
-	// Keepalive; the timer's function is the only user of the plain fields.
-	keepalive      *time.Timer
-	pingInterval   time.Duration
-	pongTimeout    time.Duration
-	framesIn       atomic.Uint32 // frames received, as a sign of life
-	lastFramesIn   uint32
-	pingPending    bool
-	keepaliveFired atomic.Bool
+	keepalive *keepalive // nil without PingInterval
 
 	tracker *Tracker // told when TCP is closed, if not nil
 
 	pongMu      sync.Mutex
 	pongWaiters map[string][]chan struct{}
-}
-
-// ConnOptions holds the settings of a connection that are the same on both
-// sides; AcceptOptions and DialOptions embed it.
-type ConnOptions struct {
-	// ReadLimit is the largest message accepted, in bytes after
-	// decompression; 0 means DefaultReadLimit, negative means no limit.
-	// A larger message fails the connection with status 1009.
-	ReadLimit int64
-
-	// MaxFrameSize is the largest frame payload accepted; 0 means no limit
-	// beyond ReadLimit.
-	MaxFrameSize int64
-
-	// CloseTimeout bounds each wait of the closing handshake; 0 means
-	// DefaultCloseTimeout.
-	CloseTimeout time.Duration
-
-	// WriteTimeout bounds the writing of each frame, so that a peer that
-	// stops reading cannot block writers forever: on expiry the connection
-	// is closed and writes fail with ErrWriteTimeout. 0 means no bound
-	// beyond the contexts given to writes.
-	WriteTimeout time.Duration
-
-	// PingInterval, when positive, makes the connection send a ping after
-	// each interval in which nothing arrived from the peer; if nothing
-	// arrives within PongTimeout after it, the peer is considered gone and
-	// the connection is closed (reads fail with ErrKeepaliveTimeout).
-	// Pongs are seen while the connection is read, as always.
-	PingInterval time.Duration
-
-	// PongTimeout is how long to wait for the peer after a keepalive ping;
-	// 0 means PingInterval.
-	PongTimeout time.Duration
-}
-
-// connConfig is what both sides set up on a new Conn.
-type connConfig struct {
-	ConnOptions
-	server      bool
-	subprotocol string
-	extensions  string
-	codec       Codec
-	tracker     *Tracker
 }
 
 // newConn makes a Conn over nc; buffered holds bytes already read from nc
@@ -193,44 +143,29 @@ func newConn(nc net.Conn, buffered []byte, cfg connConfig) *Conn {
 		crand.Read(seed[:])
 		c.keys = rand.NewChaCha8(seed)
 	}
-	c.rb.Reset(nc, buffered)
+	c.rb.Reset((*netReader)(c), buffered)
 	c.frames.c = c
 	c.msg.c = c
-	c.mw.c = c
+	if c.codec != nil {
+		c.msg.coded = &codedMessage{}
+		c.mw = &messageWriter{c: c}
+	}
 	if cfg.PingInterval > 0 {
-		c.pingInterval, c.pongTimeout = cfg.PingInterval, cfg.PongTimeout
-		if c.pongTimeout <= 0 {
-			c.pongTimeout = c.pingInterval
-		}
-		c.keepalive = time.AfterFunc(c.pingInterval, c.keepaliveTick)
+		c.startKeepalive(cfg.PingInterval, cfg.PongTimeout)
 	}
 	return c
 }
 
-// keepaliveTick runs after each keepalive period: if frames arrived in it,
-// the peer is alive; otherwise it is pinged, and if nothing arrives within
-// the pong timeout either, the connection is closed.
-func (c *Conn) keepaliveTick() {
-	select {
-	case <-c.closed:
-		return
-	default:
+// netReader is the connection as the reader of its network connection: it
+// counts the bytes received.
+type netReader Conn
+
+func (r *netReader) Read(p []byte) (int, error) {
+	n, err := r.nc.Read(p)
+	if n > 0 {
+		r.bytesIn.Add(uint64(n))
 	}
-	n := c.framesIn.Load()
-	alive := n != c.lastFramesIn
-	c.lastFramesIn = n
-	switch {
-	case alive:
-		c.pingPending = false
-		c.keepalive.Reset(c.pingInterval)
-	case c.pingPending:
-		c.keepaliveFired.Store(true)
-		c.closeTCP()
-	default:
-		c.pingPending = true
-		c.writeFrame(context.Background(), c.pongTimeout, true, 0, frame.OpPing, nil)
-		c.keepalive.Reset(c.pongTimeout)
-	}
+	return n, err
 }
 
 // Subprotocol returns the subprotocol agreed in the handshake, or "".
@@ -248,144 +183,72 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // SetReadLimit sets the largest message, in bytes after decompression, that
 // reads accept; a larger message fails the connection with status 1009. A
-// limit of 0 or less removes the limit.
+// limit of 0 or less removes the limit. It may be called at any time; it
+// applies from the next byte read.
 func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
 
 // OnPing sets a function called with the payload of each ping from the peer,
-// before the pong is sent. Set it before reading.
-func (c *Conn) OnPing(f func(payload []byte)) { c.onPing = f }
+// before the pong is sent. The payload is a copy the function may keep. It
+// may be called at any time, from any goroutine; nil removes the function.
+func (c *Conn) OnPing(f func(payload []byte)) { storeCallback(&c.onPing, f) }
 
-// OnPong sets a function called with the payload of each pong from the peer.
-// Set it before reading.
-func (c *Conn) OnPong(f func(payload []byte)) { c.onPong = f }
+// OnPong sets a function called with the payload of each pong from the peer,
+// like OnPing.
+func (c *Conn) OnPong(f func(payload []byte)) { storeCallback(&c.onPong, f) }
 
-// acquire takes the semaphore sem, waiting at most until ctx is done, the
-// timeout (if positive) has passed or, for the write semaphores, the
-// connection is closed. (The read semaphore is always released soon once the
-// connection is closed, and the reader then wants the error that ended it.)
-func (c *Conn) acquire(ctx context.Context, sem chan struct{}, timeout time.Duration) error {
-	select {
-	case sem <- struct{}{}:
-		return nil
-	default:
-	}
-	var closed <-chan struct{}
-	if sem != c.readSem {
-		closed = c.closed
-	}
-	var expired <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		expired = t.C
-	}
-	select {
-	case sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-expired:
-		return context.DeadlineExceeded
-	case <-closed:
-		return ErrClosed
-	}
-}
-
-func release(sem chan struct{}) { <-sem }
-
-// longAgo is a deadline in the past, which interrupts blocked I/O.
-var longAgo = time.Unix(1, 0)
-
-// Which deadline a ctxWatch sets.
-const (
-	readSide  = 1
-	writeSide = 2
-	bothSides = readSide | writeSide
-)
-
-// ctxWatch interrupts the blocked I/O of one side of a connection when a
-// context is done, by setting that side's deadline in the past. It stays
-// registered across operations that use the same context, so that the
-// common case (every call with the same request context) costs nothing
-// after the first. Its user serializes the calls.
-type ctxWatch struct {
-	ctx  context.Context
-	stop func() bool
-	done chan struct{}
-}
-
-// arm makes sure side of nc is interrupted when ctx is done.
-func (w *ctxWatch) arm(ctx context.Context, nc net.Conn, side int, restore time.Time) {
-	if ctx.Done() == nil || ctx == w.ctx {
+func storeCallback(p *atomic.Pointer[func([]byte)], f func([]byte)) {
+	if f == nil {
+		p.Store(nil)
 		return
 	}
-	w.disarm(nc, side, restore)
-	done := make(chan struct{})
-	w.ctx, w.done = ctx, done
-	w.stop = context.AfterFunc(ctx, func() {
-		setDeadline(nc, side, longAgo)
-		close(done)
-	})
+	p.Store(&f)
 }
 
-// interrupted reports, after an operation, whether the context is done; it
-// then drops the registration and puts the deadline back to restore.
-func (w *ctxWatch) interrupted(nc net.Conn, side int, restore time.Time) bool {
-	if w.ctx == nil || w.ctx.Err() == nil {
-		return false
-	}
-	w.disarm(nc, side, restore)
-	return true
-}
-
-// disarm drops the registration, undoing its effect if it has fired.
-func (w *ctxWatch) disarm(nc net.Conn, side int, restore time.Time) {
-	if w.ctx == nil {
-		return
-	}
-	if !w.stop() {
-		<-w.done
-		setDeadline(nc, side, restore)
-	}
-	w.ctx, w.stop, w.done = nil, nil, nil
-}
-
-func setDeadline(nc net.Conn, side int, t time.Time) {
-	switch side {
-	case readSide:
-		nc.SetReadDeadline(t)
-	case writeSide:
-		nc.SetWriteDeadline(t)
-	default:
-		nc.SetDeadline(t)
+// callback calls the function in p, if any, with a copy of payload.
+func callback(p *atomic.Pointer[func([]byte)], payload []byte) {
+	if f := p.Load(); f != nil {
+		(*f)(append([]byte(nil), payload...))
 	}
 }
 
-// closeTCP closes the network connection once and releases everything
+// closeTCP closes the network connection once, records why (cause, which
+// later calls report wrapped with ErrClosed) and releases everything
 // waiting on it.
-func (c *Conn) closeTCP() {
+func (c *Conn) closeTCP(cause error) {
 	c.closeOnce.Do(func() {
+		err := closedError(cause)
+		c.cause.Store(&err)
 		c.tcpClosed.Store(true)
 		if c.keepalive != nil {
-			c.keepalive.Stop()
+			c.keepalive.stop()
 		}
 		if c.tracker != nil {
 			c.tracker.remove(c) // before the peer can see the end
 		}
 		c.nc.Close()
 		close(c.closed)
+		c.codecUse.end(c.codec)
 	})
+}
+
+// closedErr returns what calls on a closed connection report: an error
+// that wraps ErrClosed and why the connection was closed.
+func (c *Conn) closedErr() error {
+	if p := c.cause.Load(); p != nil {
+		return *p
+	}
+	return ErrClosed
 }
 
 // CloseNow closes the TCP connection at once, without a closing handshake.
 // It is safe to call at any time and more than once; use it in a defer next
-// to a Close that performs the handshake. After a protocol failure, the
-// connection is already being shut down in the background (bounded by a
-// second) so that the close frame reaches the peer, and CloseNow leaves
-// that to finish.
+// to a Close that performs the handshake. Every call after it fails with
+// ErrClosed. After a protocol failure, the connection is already being shut
+// down in the background (bounded by a second) so that the close frame
+// reaches the peer, and CloseNow leaves that to finish.
 func (c *Conn) CloseNow() error {
 	if !c.lingering.Load() {
-		c.closeTCP()
+		c.closeTCP(ErrClosed)
 	}
 	return nil
 }

@@ -242,6 +242,11 @@ type deflateCodec struct {
 
 func (dc *deflateCodec) ReservedBits() byte { return frame.RSV1 }
 
+func (dc *deflateCodec) Release() {
+	dc.c.Release()
+	dc.d.Release()
+}
+
 func (dc *deflateCodec) NewReader(r io.Reader, rsv byte) io.Reader { return dc.d.Reader(r) }
 
 func (dc *deflateCodec) NewWriter(w io.Writer, size int) (io.WriteCloser, byte) {

@@ -188,7 +188,7 @@ func dialProxy(ctx context.Context, netDial func(context.Context, string, string
 		nc = tc
 	}
 	var watch ctxWatch
-	watch.arm(ctx, nc, bothSides, time.Time{})
+	watch.arm(ctx, nc, bothSides)
 	defer watch.disarm(nc, bothSides, time.Time{})
 	req := "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n"
 	if u := proxyURL.User; u != nil {
@@ -231,7 +231,7 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, opts *DialOpt
 		nc.SetDeadline(dl)
 	}
 	var watch ctxWatch
-	watch.arm(ctx, nc, bothSides, time.Time{})
+	watch.arm(ctx, nc, bothSides)
 	defer watch.disarm(nc, bothSides, time.Time{})
 	fail := func(resp *http.Response, err error) (*Conn, *http.Response, error) {
 		if ctx.Err() != nil {

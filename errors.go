@@ -27,7 +27,9 @@ const (
 // ErrProtocol, ErrInvalidUTF8, ErrInvalidData or ErrMessageTooBig; test them with errors.Is.
 var (
 	// ErrClosed is returned by operations on a connection whose closing
-	// handshake has started or whose TCP connection is closed.
+	// handshake has started or whose TCP connection is closed. When the
+	// connection was closed for a reason (a keepalive, write or close
+	// timeout, a failed write), the error wraps that reason too.
 	ErrClosed = errors.New("websock: connection closed")
 
 	// ErrProtocol means the peer broke a rule of RFC 6455; the connection
@@ -56,10 +58,36 @@ var (
 	// was closed.
 	ErrKeepaliveTimeout = errors.New("websock: keepalive timed out (peer unresponsive)")
 
+	// ErrMessageAbandoned means a write failed after its message had
+	// started (a frame of it sent, or its data given to the compressor):
+	// the message cannot be finished, so the connection was closed.
+	ErrMessageAbandoned = errors.New("websock: message abandoned half-written")
+
 	// ErrCloseTimeout means the peer did not complete the closing handshake
 	// in time; the TCP connection was closed anyway.
 	ErrCloseTimeout = errors.New("websock: closing handshake timed out")
 )
+
+// errLockTimeout is what acquire returns when its timeout passes first.
+var errLockTimeout = errors.New("websock: timed out waiting to write")
+
+// closedError returns the error calls report once the connection was closed
+// because of cause: ErrClosed itself, or an error that wraps both ErrClosed
+// and cause.
+func closedError(cause error) error {
+	if cause == nil || errors.Is(cause, ErrClosed) {
+		if cause == nil {
+			return ErrClosed
+		}
+		return cause
+	}
+	return &connClosedError{cause}
+}
+
+type connClosedError struct{ cause error }
+
+func (e *connClosedError) Error() string   { return "websock: connection closed: " + e.cause.Error() }
+func (e *connClosedError) Unwrap() []error { return []error{ErrClosed, e.cause} }
 
 // CloseError is returned by reads after the peer sent a close frame. Code is
 // StatusNoStatus when the frame carried no code.

@@ -36,7 +36,8 @@ type Extension interface {
 // extension. Its methods are called by one reader and one writer at a time,
 // never concurrently with themselves. A codec holds what it needs between
 // messages (compression history, say) for the life of the connection, and
-// should give pooled resources back at the end of each message.
+// should give pooled resources back at the end of each message and
+// everything back in Release.
 type Codec interface {
 	// ReservedBits returns the RSV bits (frame.RSV1 is 0x40, RSV2 0x20, RSV3
 	// 0x10) the extension may set on the first frame of a data message.
@@ -56,6 +57,11 @@ type Codec interface {
 	// all remaining encoded bytes to w; it must not close w. A codec may
 	// return w itself and 0 to send a message unchanged.
 	NewWriter(w io.Writer, size int) (io.WriteCloser, byte)
+
+	// Release is called once, when the connection has ended and no reader
+	// or writer of the codec is in use: the codec gives back what it holds
+	// (pooled compressors, history). It is not used after.
+	Release()
 }
 
 // An ExtensionOffer is one element of a Sec-WebSocket-Extensions header

@@ -87,3 +87,30 @@ func TestWriteTimeout(t *testing.T) {
 		t.Fatalf("write after the timeout: %v", err)
 	}
 }
+
+// TestKeepaliveCountsBytes: a peer that streams one large frame slowly,
+// never answering pings, is alive as long as its bytes keep coming.
+func TestKeepaliveCountsBytes(t *testing.T) {
+	const interval = 200 * time.Millisecond // dead after 400 ms of silence
+	c, p := newPair(t, ConnOptions{PingInterval: interval}, false)
+	msg := pattern(120, 7)
+	b := frameBytes(true, 0, frame.OpBinary, msg, false)
+	read := make(chan error, 1)
+	go func() {
+		_, got, err := c.Read(context.Background())
+		if err == nil && string(got) != string(msg) {
+			err = errors.New("wrong message")
+		}
+		read <- err
+	}()
+	// One byte every 10 ms: 1.2 s, three times the silence keepalive allows.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for i := range b {
+		<-tick.C
+		p.write(b[i : i+1])
+	}
+	if err := <-read; err != nil {
+		t.Fatalf("slow frame: %v", err)
+	}
+}

@@ -11,52 +11,76 @@ import (
 
 	"github.com/websock/websock/internal/frame"
 	"github.com/websock/websock/internal/mask"
-	"github.com/websock/websock/internal/utf8"
 )
 
 // Read reads the next whole message. The returned slice belongs to the
-// caller. Errors are sticky, except the one returned when ctx is done, which
-// leaves the connection usable.
+// caller. See ReadAppend for what happens when ctx is done.
 func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 	return c.ReadAppend(ctx, nil)
 }
 
 // ReadAppend reads the next whole message and appends it to dst, returning
-// the extended slice. Reusing dst across calls reads without allocating.
+// the extended slice. Reusing dst across calls reads without allocating;
+// keep it small between messages (see the README), since what it holds is
+// held while the connection is idle.
+//
+// A message is returned whole or not at all. If ctx is done first,
+// ReadAppend returns ctx's error and dst unchanged; the connection keeps
+// what it has received of the message, and the next read call continues
+// it. Other errors are sticky: the connection has failed or ended.
 func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte, error) {
+	start := len(dst)
 	var typ MessageType
-	err := c.readOp(ctx, func() (err error) {
-		if typ, err = c.nextMessage(); err != nil {
+	err := c.readOp(ctx, func() error {
+		if err := c.beginMessage(); err != nil {
 			return err
 		}
-		dst, err = c.msg.readAll(dst)
+		m := &c.msg
+		typ = m.typ
+		dst = append(dst, m.takeKept()...)
+		var err error
+		dst, err = m.readAll(dst, start)
+		if c.interrupted && m.active {
+			// Keep what was received for the next call.
+			m.kept = append(m.kept[:0], dst[start:]...)
+			m.resume = true
+		} else {
+			m.kept = nil
+		}
 		return err
 	})
 	if err != nil {
-		return 0, dst, err
+		return 0, dst[:start], err
 	}
 	return typ, dst, nil
 }
 
 // Reader waits for the next message and returns its type and a reader of
-// its payload, valid until the next call to Read or Reader. Reads through it
-// use ctx. An unfinished previous message is read through and discarded.
+// its payload, which ends with io.EOF; reads through it use ctx. A message
+// whose reader was left before io.EOF (for any reason, its context ending
+// included) is read through and discarded by the next Read, ReadAppend or
+// Reader call; the reader then fails. If a whole-message read was
+// interrupted before, the reader continues that message from its start.
 func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	var typ MessageType
-	err := c.readOp(ctx, func() (err error) {
-		typ, err = c.nextMessage()
-		return err
+	var gen uint64
+	err := c.readOp(ctx, func() error {
+		if err := c.beginMessage(); err != nil {
+			return err
+		}
+		typ, gen = c.msg.typ, c.msg.gen
+		return nil
 	})
 	if err != nil {
 		return 0, nil, err
 	}
-	c.msg.ctx = ctx
-	return typ, &c.msg, nil
+	return typ, &messageStream{c: c, ctx: ctx, gen: gen}, nil
 }
 
-// readOp runs f with the read semaphore held and blocked reads interrupted
-// when ctx is done, in which case the error is ctx's and the connection
-// stays usable.
+// readOp runs f with the read semaphore held and the call's context
+// registered: blocked reads are interrupted when ctx is done, and then
+// c.interrupted is set and ctx's error returned, with the connection's
+// state intact. The registration ends with the call.
 func (c *Conn) readOp(ctx context.Context, f func() error) error {
 	if err := c.acquire(ctx, c.readSem, 0); err != nil {
 		return err
@@ -65,98 +89,81 @@ func (c *Conn) readOp(ctx context.Context, f func() error) error {
 	if c.readErr != nil {
 		return c.readErr
 	}
-	c.readWatch.arm(ctx, c.nc, readSide, c.closeDeadline())
-	err := f()
-	if c.readWatch.interrupted(c.nc, readSide, c.closeDeadline()) && err != nil && c.readErr == nil {
-		err = ctx.Err()
-	}
 	if c.tcpClosed.Load() {
-		c.readWatch.disarm(c.nc, readSide, time.Time{})
+		c.readErr = c.closedErr()
+		return c.readErr
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !c.codecUse.enter(c.codec) {
+		c.readErr = c.closedErr()
+		return c.readErr
+	}
+	defer c.codecUse.leave(c.codec)
+	c.readCtx, c.interrupted = ctx, false
+	c.readWatch.arm(ctx, c.nc, readSide)
+	err := f()
+	c.readWatch.disarm(c.nc, readSide, c.closeDeadline())
+	c.readCtx = nil
 	return err
 }
 
-// readAll reads the rest of the message, appending it to dst.
-func (m *messageReader) readAll(dst []byte) ([]byte, error) {
-	c := m.c
-	if c.hdr.Fin && c.remaining > 0 && m.src == &c.frames {
-		dst = grow(dst, int(c.remaining)) // one frame: the size is known
-	}
-	for {
-		if len(dst) == cap(dst) {
-			// Full: see whether the message has ended before growing.
-			if _, err := m.read(nil); err == io.EOF {
-				return dst, nil
-			} else if err != nil {
-				return dst, err
-			}
-			dst = grow(dst, 512)
+// beginMessage makes c.msg the message the read call delivers: the one an
+// interrupted read call left, or else the next one, after reading through
+// and discarding a message abandoned unfinished.
+func (c *Conn) beginMessage() error {
+	m := &c.msg
+	if m.active {
+		if m.resume {
+			m.resume = false
+			return nil
 		}
-		n, err := m.read(dst[len(dst):cap(dst)])
-		dst = dst[:len(dst)+n]
-		if err == io.EOF {
-			return dst, nil
-		}
-		if err != nil {
-			return dst, err
-		}
-	}
-}
-
-// grow makes room for at least n more bytes in b.
-func grow(b []byte, n int) []byte {
-	if cap(b)-len(b) >= n {
-		return b
-	}
-	if n < len(b) {
-		n = len(b) // double
-	}
-	nb := make([]byte, len(b), len(b)+n)
-	copy(nb, b)
-	return nb
-}
-
-// nextMessage discards what is left of the current message and reads up to
-// the first data frame of the next one, setting up c.msg.
-func (c *Conn) nextMessage() (MessageType, error) {
-	if c.msg.active {
-		var scratch [512]byte
-		for {
-			_, err := c.msg.read(scratch[:])
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return 0, err
-			}
+		if err := m.discard(); err != nil {
+			return err
 		}
 	}
 	if err := c.nextDataFrame(); err != nil {
-		return 0, err
+		return err
 	}
-	m := &c.msg
-	m.active = true
-	m.typ = MessageType(c.hdr.Opcode)
-	m.n = 0
-	m.utf8.Reset()
-	m.src = &c.frames
-	if c.hdr.RSV != 0 {
-		m.src = c.codec.NewReader(&c.frames, c.hdr.RSV)
-	}
-	return m.typ, nil
+	m.begin(MessageType(c.hdr.Opcode), c.hdr.RSV)
+	return nil
 }
 
 // nextDataFrame reads frames until the header of a data frame, handling the
 // control frames on the way, and checks that it continues (or starts) a
-// message as it must (RFC 6455 §5.4).
+// message as it must (RFC 6455 §5.4). Nothing of a frame is consumed until
+// its header (and, for a control frame, its payload) has arrived whole, so
+// an interrupted call can start again.
 func (c *Conn) nextDataFrame() error {
 	for {
-		h, err := c.readHeader()
+		b, err := c.rb.Peek(2)
 		if err != nil {
-			return err
+			return c.ioError(err)
+		}
+		n := frame.Len(b[0], b[1])
+		if b, err = c.rb.Peek(n); err != nil {
+			return c.ioError(err)
+		}
+		h, _, err := frame.Parse(b)
+		if err == nil {
+			err = h.Check(c.server, c.codecBits)
+		}
+		if err != nil {
+			return c.fail(StatusProtocolError, ErrProtocol, err.Error())
 		}
 		if h.Opcode.IsControl() {
-			if err := c.handleControl(h); err != nil {
+			// At most 14 + 125 bytes: read whole before acting on it.
+			total := n + int(h.Length)
+			if b, err = c.rb.Peek(total); err != nil {
+				return c.ioError(err)
+			}
+			p := c.ctrl[:copy(c.ctrl[:], b[n:total])]
+			c.rb.Discard(total)
+			if h.Masked {
+				mask.Apply(h.Key, 0, p)
+			}
+			if err := c.handleControl(h.Opcode, p); err != nil {
 				return err
 			}
 			continue
@@ -169,16 +176,19 @@ func (c *Conn) nextDataFrame() error {
 		case c.inMessage && h.RSV != 0:
 			return c.fail(StatusProtocolError, ErrProtocol, "reserved bits set on a continuation frame")
 		}
-		if !c.inMessage {
+		c.rb.Discard(n)
+		compressed := h.RSV != 0
+		if c.inMessage {
+			compressed = c.msg.rsv != 0
+		} else {
 			c.rawSize = 0
 		}
 		c.rawSize += h.Length
-		limit := c.readLimit.Load()
 		if c.maxFrame > 0 && h.Length > c.maxFrame {
 			return c.fail(StatusMessageTooBig, ErrMessageTooBig, fmt.Sprintf("frame of %d bytes exceeds the limit of %d", h.Length, c.maxFrame))
 		}
-		if limit > 0 && h.RSV == 0 && c.rawSize > limit && c.msgUncompressed() {
-			return c.fail(StatusMessageTooBig, ErrMessageTooBig, fmt.Sprintf("message of %d bytes or more exceeds the limit of %d", c.rawSize, limit))
+		if limit := wireLimit(c.readLimit.Load(), compressed); limit > 0 && c.rawSize > limit {
+			return c.fail(StatusMessageTooBig, ErrMessageTooBig, fmt.Sprintf("message of %d bytes or more on the wire exceeds the limit of %d", c.rawSize, limit))
 		}
 		c.hdr = h
 		c.remaining = h.Length
@@ -188,64 +198,30 @@ func (c *Conn) nextDataFrame() error {
 	}
 }
 
-// msgUncompressed reports whether the message being read is passed through
-// unchanged, so that its raw size is its size.
-func (c *Conn) msgUncompressed() bool {
-	return !c.msg.active || c.msg.src == &c.frames
+// wireLimit is the most payload a message may take on the wire under the
+// read limit: the limit itself, or for a compressed message a little more,
+// since deflate can expand what does not compress (stored blocks add 5
+// bytes per 64 KiB, fixed Huffman codes at most 9 bits per byte).
+func wireLimit(limit int64, compressed bool) int64 {
+	if limit <= 0 || !compressed {
+		return limit
+	}
+	return limit + limit/8 + 1024
 }
 
-// readHeader reads and checks the next frame header.
-func (c *Conn) readHeader() (frame.Header, error) {
-	b, err := c.rb.Peek(2)
-	if err != nil {
-		return frame.Header{}, c.ioError(err)
-	}
-	n := frame.Len(b[0], b[1])
-	if b, err = c.rb.Peek(n); err != nil {
-		return frame.Header{}, c.ioError(err)
-	}
-	h, _, err := frame.Parse(b)
-	c.rb.Discard(n)
-	if c.keepalive != nil {
-		c.framesIn.Add(1)
-	}
-	if err == nil {
-		err = h.Check(c.server, c.codecBits)
-	}
-	if err != nil {
-		return h, c.fail(StatusProtocolError, ErrProtocol, err.Error())
-	}
-	return h, nil
-}
-
-// handleControl reads the payload of a control frame and acts on it
-// (RFC 6455 §5.5).
-func (c *Conn) handleControl(h frame.Header) error {
-	n := int(h.Length)
-	b, err := c.rb.Peek(n)
-	if err != nil {
-		return c.ioError(err)
-	}
-	p := c.ctrl[:copy(c.ctrl[:], b)]
-	c.rb.Discard(n)
-	if h.Masked {
-		mask.Apply(h.Key, 0, p)
-	}
-	switch h.Opcode {
+// handleControl acts on a control frame from the peer (RFC 6455 §5.5).
+func (c *Conn) handleControl(op frame.Opcode, p []byte) error {
+	switch op {
 	case frame.OpPing:
-		if c.onPing != nil {
-			c.onPing(p)
-		}
+		callback(&c.onPing, p)
 		err := c.writeFrame(context.Background(), c.closeTimeout, true, 0, frame.OpPong, p)
 		if err != nil && !errors.Is(err, ErrClosed) {
 			c.readErr = err
-			c.closeTCP()
+			c.closeTCP(err)
 			return err
 		}
 	case frame.OpPong:
-		if c.onPong != nil {
-			c.onPong(p)
-		}
+		callback(&c.onPong, p)
 		c.notifyPong(p)
 	case frame.OpClose:
 		return c.handlePeerClose(p)
@@ -253,28 +229,31 @@ func (c *Conn) handleControl(h frame.Header) error {
 	return nil
 }
 
-// ioError records an I/O error of the read side. A timeout caused by a
-// context is returned as is, leaving the connection usable; anything else is
-// sticky and ends the connection.
+// ioError turns an I/O error of the read side into what the read call
+// returns. A deadline set off by the call's context is an interruption:
+// c.interrupted is set and ctx's error returned, and the connection stays
+// as it was. Anything else is sticky and ends the connection.
 func (c *Conn) ioError(err error) error {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		if dl := c.closeDeadline(); dl.IsZero() || time.Now().Before(dl) {
-			return err // a context's deadline
+		if ctx := c.readCtx; ctx != nil && ctx.Err() != nil {
+			c.interrupted = true
+			return ctx.Err()
 		}
-		err = ErrCloseTimeout
-		c.readErr = err
-		c.closeTCP()
-		return err
+		if dl := c.closeDeadline(); !dl.IsZero() && !time.Now().Before(dl) {
+			err = ErrCloseTimeout
+		}
 	}
-	if c.keepaliveFired.Load() {
-		err = ErrKeepaliveTimeout
-	} else if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+	switch {
+	case c.tcpClosed.Load():
+		err = c.closedErr() // closed by this side: say why
+	case errors.Is(err, ErrCloseTimeout):
+	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
 		err = fmt.Errorf("websock: connection lost without a closing handshake (status %d): %w", StatusAbnormalClosure, io.ErrUnexpectedEOF)
-	} else {
+	default:
 		err = fmt.Errorf("websock: read: %w", err)
 	}
 	c.readErr = err
-	c.closeTCP()
+	c.closeTCP(err)
 	return err
 }
 
@@ -306,49 +285,28 @@ func (f *frameReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// messageReader is the reader of one message handed to the application: it
-// applies the read limit and validates text as it arrives.
-type messageReader struct {
-	c      *Conn
-	ctx    context.Context
-	active bool // the message has not been read to its end
-	typ    MessageType
-	src    io.Reader // the frames, or the extension's decoder over them
-	n      int64
-	utf8   utf8.Validator
+// messageStream is the reader Reader hands out for one message.
+type messageStream struct {
+	c   *Conn
+	ctx context.Context
+	gen uint64 // the message's number
+	eof bool
 }
 
-func (m *messageReader) Read(p []byte) (n int, err error) {
-	err = m.c.readOp(m.ctx, func() error {
-		if !m.active {
-			return io.EOF
+var errStaleReader = errors.New("websock: message reader used after its message was discarded")
+
+func (s *messageStream) Read(p []byte) (n int, err error) {
+	if s.eof {
+		return 0, io.EOF
+	}
+	err = s.c.readOp(s.ctx, func() error {
+		m := &s.c.msg
+		if m.gen != s.gen {
+			return errStaleReader
 		}
 		n, err = m.read(p)
 		return err
 	})
-	return n, err
-}
-
-// read is Read with the read semaphore held.
-func (m *messageReader) read(p []byte) (int, error) {
-	c := m.c
-	n, err := m.src.Read(p)
-	m.n += int64(n)
-	if limit := c.readLimit.Load(); limit > 0 && m.n > limit {
-		return 0, c.fail(StatusMessageTooBig, ErrMessageTooBig, fmt.Sprintf("message exceeds the limit of %d bytes", limit))
-	}
-	if m.typ == TextMessage && !m.utf8.Write(p[:n]) {
-		return 0, c.fail(StatusInvalidPayload, ErrInvalidUTF8, "text message is not valid UTF-8")
-	}
-	switch {
-	case err == io.EOF:
-		if m.typ == TextMessage && !m.utf8.Complete() {
-			return 0, c.fail(StatusInvalidPayload, ErrInvalidUTF8, "text message ends inside a UTF-8 sequence")
-		}
-		m.active = false
-	case err != nil && c.readErr == nil && !errors.Is(err, os.ErrDeadlineExceeded):
-		// The extension's decoder rejected the payload.
-		return n, c.fail(StatusInvalidPayload, ErrInvalidData, err.Error())
-	}
+	s.eof = err == io.EOF
 	return n, err
 }

@@ -15,9 +15,13 @@ import (
 )
 
 // Write sends p as one message of type typ. It is safe to call from several
-// goroutines; messages go out whole, one after the other. If ctx is done
-// while the message is being written, the connection is closed, since a
-// frame cut short cannot be resumed.
+// goroutines; messages go out whole, one after the other.
+//
+// If ctx is done while Write waits for its turn, it returns ctx's error and
+// nothing was sent. Once the message has started (a frame of it on the
+// wire, or its data given to the compressor), a failure cannot be undone:
+// the connection is closed and the error wraps ErrMessageAbandoned and the
+// cause (ctx's error, say), as does every later call.
 func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 	if typ != TextMessage && typ != BinaryMessage {
 		return fmt.Errorf("websock: write: invalid message type %d", typ)
@@ -29,28 +33,39 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 	if c.codec == nil {
 		return c.writeFrame(ctx, 0, true, 0, frame.Opcode(typ), p)
 	}
-	w := c.mw.start(ctx, typ)
+	if !c.codecUse.enter(c.codec) {
+		return c.closedErr()
+	}
+	defer c.codecUse.leave(c.codec)
+	w := c.mw
+	w.start(ctx, typ)
 	enc, rsv := c.codec.NewWriter(w, len(p))
 	if enc == io.WriteCloser(w) {
 		w.finish()
 		return c.writeFrame(ctx, 0, true, 0, frame.Opcode(typ), p)
 	}
-	c.mw.rsv = rsv
+	w.rsv, w.begun = rsv, true
 	_, err := enc.Write(p)
 	if err == nil {
 		err = enc.Close()
 	}
 	if err != nil {
+		w.fail(err)
 		w.finish()
-		return err
+		return w.err
 	}
 	return w.Close()
 }
 
 // Writer returns a writer for one message of type typ, sent as fragments as
-// its data arrives; Close sends the last fragment. No other message is sent
-// until then, but control frames may go out between fragments. Every write
-// through it uses ctx.
+// its data arrives; Close sends the last fragment and must be called. No
+// other message is sent until then, but control frames may go out between
+// fragments. Every write through it uses ctx. Each call returns a writer of
+// its own: once closed, it fails without touching later messages.
+//
+// Failures follow Write's rule: before the message has started, the
+// connection is unharmed (the writer keeps failing; Close it); after, the
+// connection is closed.
 func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
 	if typ != TextMessage && typ != BinaryMessage {
 		return nil, fmt.Errorf("websock: writer: invalid message type %d", typ)
@@ -58,8 +73,13 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	if err := c.acquire(ctx, c.msgSem, 0); err != nil {
 		return nil, err
 	}
-	w := c.mw.start(ctx, typ)
-	w.releaseOnClose = true
+	if c.tcpClosed.Load() || !c.codecUse.enter(c.codec) {
+		release(c.msgSem)
+		return nil, c.closedErr()
+	}
+	w := &messageWriter{c: c}
+	w.start(ctx, typ)
+	w.ownsTurn = true
 	if c.codec == nil {
 		return w, nil
 	}
@@ -67,7 +87,7 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	if enc == io.WriteCloser(w) {
 		return w, nil
 	}
-	c.mw.rsv = rsv
+	w.rsv, w.begun = rsv, true
 	return &encodedWriter{enc: enc, w: w}, nil
 }
 
@@ -81,16 +101,25 @@ func (e *encodedWriter) Write(p []byte) (int, error) {
 	if e.w.closed {
 		return 0, errWriterClosed
 	}
-	return e.enc.Write(p)
+	if e.w.err != nil {
+		return 0, e.w.err
+	}
+	n, err := e.enc.Write(p)
+	if err != nil {
+		e.w.fail(err)
+		return n, e.w.err
+	}
+	return n, nil
 }
 
 func (e *encodedWriter) Close() error {
 	if e.w.closed {
 		return errWriterClosed
 	}
-	if err := e.enc.Close(); err != nil {
-		e.w.Close()
-		return err
+	if e.w.err == nil {
+		if err := e.enc.Close(); err != nil {
+			e.w.fail(err)
+		}
 	}
 	return e.w.Close()
 }
@@ -100,15 +129,16 @@ var errWriterClosed = errors.New("websock: message writer already closed")
 // messageWriter sends one message as a series of frames. It buffers data
 // up to the size of its buffer and emits a frame each time the buffer fills.
 type messageWriter struct {
-	c              *Conn
-	ctx            context.Context
-	op             frame.Opcode // of the next frame
-	rsv            byte         // of the first frame
-	buf            []byte
-	pooled         *[]byte // buf's storage, from writeBuffers
-	closed         bool
-	releaseOnClose bool
-	err            error
+	c        *Conn
+	ctx      context.Context
+	op       frame.Opcode // of the next frame
+	rsv      byte         // of the first frame
+	buf      []byte
+	pooled   *[]byte // buf's storage, from writeBuffers
+	begun    bool    // a frame was sent or the encoder has the data
+	closed   bool
+	ownsTurn bool // a Writer's: Close gives the message turn (msgSem) back
+	err      error
 }
 
 // writeBuffers holds the buffers that assemble frames (header room plus
@@ -118,10 +148,9 @@ var writeBuffers = sync.Pool{New: func() any {
 	return &b
 }}
 
-func (w *messageWriter) start(ctx context.Context, typ MessageType) *messageWriter {
+func (w *messageWriter) start(ctx context.Context, typ MessageType) {
 	bp := writeBuffers.Get().(*[]byte)
 	*w = messageWriter{c: w.c, ctx: ctx, op: frame.Opcode(typ), pooled: bp, buf: (*bp)[:0:writeBufferSize]}
-	return w
 }
 
 // finish gives the buffer back.
@@ -130,6 +159,19 @@ func (w *messageWriter) finish() {
 		writeBuffers.Put(w.pooled)
 		w.pooled, w.buf = nil, nil
 	}
+}
+
+// fail records err as the message's error: once the message has begun,
+// the connection cannot carry another one, so it is closed.
+func (w *messageWriter) fail(err error) {
+	if w.err != nil {
+		return
+	}
+	if w.begun && !errors.Is(err, ErrClosed) {
+		w.c.closeTCP(fmt.Errorf("%w: %w", ErrMessageAbandoned, err))
+		err = w.c.closedErr()
+	}
+	w.err = err
 }
 
 func (w *messageWriter) Write(p []byte) (int, error) {
@@ -163,12 +205,13 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 
 // flush sends p as the next frame of the message.
 func (w *messageWriter) flush(fin bool, p []byte) error {
-	err := w.c.writeFrame(w.ctx, 0, fin, w.rsv, w.op, p)
-	w.op, w.rsv = frame.OpContinuation, 0
-	if err != nil {
-		w.err = err
+	if err := w.c.writeFrame(w.ctx, 0, fin, w.rsv, w.op, p); err != nil {
+		w.fail(err)
+		return w.err
 	}
-	return err
+	w.begun = true
+	w.op, w.rsv = frame.OpContinuation, 0
+	return nil
 }
 
 // Close sends the final frame of the message.
@@ -177,8 +220,9 @@ func (w *messageWriter) Close() error {
 		return errWriterClosed
 	}
 	w.closed = true
-	if w.releaseOnClose {
+	if w.ownsTurn {
 		defer release(w.c.msgSem)
+		defer w.c.codecUse.leave(w.c.codec)
 	}
 	defer w.finish()
 	if w.err != nil {
@@ -189,16 +233,24 @@ func (w *messageWriter) Close() error {
 
 // writeFrame sends one frame. timeout, when positive, bounds the wait for
 // the frame lock and the write itself (used for control frames the
-// connection sends on its own).
+// connection sends on its own); otherwise the write timeout bounds the
+// write. Waiting for the lock, ctx's end or the timeout returns an error
+// with nothing sent; an error once writing has begun closes the
+// connection, since a frame cut short cannot be resumed.
 func (c *Conn) writeFrame(ctx context.Context, timeout time.Duration, fin bool, rsv byte, op frame.Opcode, p []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := c.acquire(ctx, c.frameSem, timeout); err != nil {
 		return err
 	}
 	defer release(c.frameSem)
-	if c.writeErr != nil {
+	switch {
+	case c.writeErr != nil:
 		return c.writeErr
-	}
-	if c.closeSent {
+	case c.tcpClosed.Load():
+		return c.closedErr()
+	case c.closeSent:
 		return ErrClosed
 	}
 	if op == frame.OpClose {
@@ -211,29 +263,30 @@ func (c *Conn) writeFrame(ctx context.Context, timeout time.Duration, fin bool, 
 		c.nc.SetWriteDeadline(time.Now().Add(timeout))
 		defer c.nc.SetWriteDeadline(time.Time{})
 	}
-	c.writeWatch.arm(ctx, c.nc, writeSide, time.Time{})
+	c.writeWatch.arm(ctx, c.nc, writeSide)
 	err := c.writeFrameLocked(fin, rsv, op, p)
-	if c.writeWatch.interrupted(c.nc, writeSide, time.Time{}) {
-		if err != nil {
-			err = ctx.Err()
-		}
-	} else if errors.Is(err, os.ErrDeadlineExceeded) {
+	c.writeWatch.disarm(c.nc, writeSide, time.Time{})
+	if err == nil {
+		return nil
+	}
+	switch {
+	case c.tcpClosed.Load():
+	case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil:
+		err = fmt.Errorf("websock: write cut short: %w", ctx.Err())
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		err = fmt.Errorf("%w after %v", ErrWriteTimeout, timeout)
+	default:
+		err = fmt.Errorf("websock: write: %w", err)
 	}
-	if c.tcpClosed.Load() {
-		c.writeWatch.disarm(c.nc, writeSide, time.Time{})
+	if tc, ok := c.nc.(interface{ NetConn() net.Conn }); ok {
+		// The frame may have stopped inside a TLS record: close beneath
+		// TLS, which would otherwise send its closing alert after the
+		// partial record and the peer would read garbage.
+		tc.NetConn().Close()
 	}
-	if err != nil {
-		if c.writeErr == nil {
-			c.writeErr = err
-			if !errors.Is(err, ErrWriteTimeout) {
-				c.writeErr = fmt.Errorf("websock: write: %w", err)
-			}
-		}
-		c.closeTCP()
-		return c.writeErr
-	}
-	return nil
+	c.closeTCP(err)
+	c.writeErr = c.closedErr()
+	return c.writeErr
 }
 
 // writeFrameLocked encodes and writes a frame with the frame lock held:

@@ -1,0 +1,228 @@
+package websock
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/websock/websock/internal/utf8"
+)
+
+// messageReader delivers the message being read: it applies the read limit,
+// validates text as it arrives and, for a compressed message, gathers the
+// payload and decodes it.
+type messageReader struct {
+	c      *Conn
+	gen    uint64 // number of the message, so that stale readers can tell
+	active bool   // the message has begun and not been read to its end
+	resume bool   // a whole-message read of it was interrupted: continue it
+	typ    MessageType
+	rsv    byte  // of its first frame: non-zero for the codec
+	n      int64 // bytes delivered from the source (kept ones not again)
+	utf8   utf8.Validator
+
+	// kept holds the bytes an interrupted ReadAppend had received, which
+	// the next read call delivers first.
+	kept []byte
+
+	coded *codedMessage // with a codec only
+}
+
+// codedMessage is the state of reading a message through the codec. It is
+// gathered whole, then decoded from memory, so that the decoder never
+// waits for the network: a read interrupted while gathering resumes where
+// it stopped, and decoding cannot be interrupted.
+type codedMessage struct {
+	gathered   *[]byte // from gatherBuffers, or grown past it
+	gatherDone bool
+	src        bytes.Reader
+	dec        io.Reader
+}
+
+// gatherBufferSize is the size of the pooled buffers that start gathering
+// a compressed message; larger messages grow their own as bytes arrive.
+const gatherBufferSize = 4 << 10
+
+var gatherBuffers = sync.Pool{New: func() any { b := make([]byte, 0, gatherBufferSize); return &b }}
+
+func (m *messageReader) begin(typ MessageType, rsv byte) {
+	m.gen++
+	m.active, m.resume = true, false
+	m.typ, m.rsv, m.n = typ, rsv, 0
+	m.utf8.Reset()
+	m.kept = nil
+	if cm := m.coded; cm != nil {
+		cm.gatherDone, cm.dec = false, nil
+	}
+}
+
+// end marks the message as read to its end and gives back its buffers.
+func (m *messageReader) end() {
+	m.active, m.resume = false, false
+	m.kept = nil
+	if cm := m.coded; cm != nil {
+		cm.dec = nil
+		cm.src.Reset(nil)
+		if cm.gathered != nil {
+			if cap(*cm.gathered) == gatherBufferSize {
+				*cm.gathered = (*cm.gathered)[:0]
+				gatherBuffers.Put(cm.gathered)
+			}
+			cm.gathered = nil
+		}
+	}
+}
+
+// takeKept returns the kept bytes and forgets them.
+func (m *messageReader) takeKept() []byte {
+	k := m.kept
+	m.kept = m.kept[:0]
+	return k
+}
+
+// read reads from the message into p; the read semaphore is held.
+func (m *messageReader) read(p []byte) (int, error) {
+	if len(m.kept) > 0 {
+		n := copy(p, m.kept)
+		m.kept = m.kept[n:]
+		if len(m.kept) == 0 {
+			m.kept = nil
+		}
+		return n, nil
+	}
+	if !m.active {
+		return 0, io.EOF
+	}
+	c := m.c
+	var n int
+	var err error
+	if m.rsv != 0 {
+		n, err = m.readDecoded(p)
+	} else {
+		n, err = c.frames.Read(p)
+	}
+	m.n += int64(n)
+	if limit := c.readLimit.Load(); limit > 0 && m.n > limit {
+		return 0, c.fail(StatusMessageTooBig, ErrMessageTooBig, fmt.Sprintf("message exceeds the limit of %d bytes", limit))
+	}
+	if m.typ == TextMessage && !m.utf8.Write(p[:n]) {
+		return 0, c.fail(StatusInvalidPayload, ErrInvalidUTF8, "text message is not valid UTF-8")
+	}
+	if err == io.EOF {
+		if m.typ == TextMessage && !m.utf8.Complete() {
+			return 0, c.fail(StatusInvalidPayload, ErrInvalidUTF8, "text message ends inside a UTF-8 sequence")
+		}
+		m.end()
+	}
+	return n, err
+}
+
+// readDecoded reads the decoded compressed message, gathering it first.
+func (m *messageReader) readDecoded(p []byte) (int, error) {
+	c, cm := m.c, m.coded
+	if !cm.gatherDone {
+		if err := cm.gather(c); err != nil {
+			return 0, err
+		}
+		cm.src.Reset(*cm.gathered)
+		cm.dec = c.codec.NewReader(&cm.src, m.rsv)
+	}
+	n, err := cm.dec.Read(p)
+	if err != nil && err != io.EOF {
+		return n, c.fail(StatusInvalidPayload, ErrInvalidData, err.Error())
+	}
+	return n, err
+}
+
+// gather reads the rest of the message's payload into cm.gathered. Its
+// memory follows the bytes that arrive: it starts from a small pooled
+// buffer and doubles when full.
+func (cm *codedMessage) gather(c *Conn) error {
+	if cm.gathered == nil {
+		cm.gathered = gatherBuffers.Get().(*[]byte)
+	}
+	g := *cm.gathered
+	for {
+		if len(g) == cap(g) {
+			ng := make([]byte, len(g), 2*cap(g))
+			copy(ng, g)
+			g = ng
+		}
+		n, err := c.frames.Read(g[len(g):cap(g)])
+		g = g[:len(g)+n]
+		*cm.gathered = g
+		if err == io.EOF {
+			cm.gatherDone = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// readAll reads the rest of the message, appending it to dst; the message
+// began at dst[start]. Room is made as bytes arrive, never from the length
+// a header claims.
+func (m *messageReader) readAll(dst []byte, start int) ([]byte, error) {
+	for {
+		if len(dst) == cap(dst) {
+			// Full: see whether the message has ended before growing.
+			if _, err := m.read(nil); err == io.EOF {
+				return dst, nil
+			} else if err != nil {
+				return dst, err
+			}
+			dst = grow(dst, m.room(len(dst)-start))
+		}
+		n, err := m.read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}
+
+// room returns how much to grow a buffer holding have bytes of the
+// message: double, but no more than the rest of a final frame, and at
+// least what has already arrived of the frame.
+func (m *messageReader) room(have int) int {
+	n := max(have, 512)
+	if c := m.c; m.rsv == 0 && c.remaining > 0 {
+		if !c.inMessage {
+			n = int(min(int64(n), c.remaining))
+		}
+		n = max(n, int(min(int64(c.rb.Buffered()), c.remaining)))
+	}
+	return n
+}
+
+// grow makes room for at least n more bytes in b.
+func grow(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b
+	}
+	nb := make([]byte, len(b), len(b)+n)
+	copy(nb, b)
+	return nb
+}
+
+// discard reads the rest of the message and drops it. It is decoded all
+// the same: with context takeover, the next message needs its history.
+func (m *messageReader) discard() error {
+	m.kept = nil
+	var scratch [512]byte
+	for {
+		_, err := m.read(scratch[:])
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,58 @@
+package websock
+
+import "time"
+
+// Default limits, used when options leave them zero.
+const (
+	DefaultReadLimit        = 32 << 20 // bytes in one message, after decompression
+	DefaultCloseTimeout     = 5 * time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
+)
+
+// ConnOptions holds the settings of a connection that are the same on both
+// sides; AcceptOptions and DialOptions embed it.
+type ConnOptions struct {
+	// ReadLimit is the largest message accepted, in bytes after
+	// decompression; 0 means DefaultReadLimit, negative means no limit.
+	// A larger message fails the connection with status 1009. A
+	// compressed message may also take at most ReadLimit + ReadLimit/8 +
+	// 1 KiB on the wire, which no honest compressor exceeds.
+	ReadLimit int64
+
+	// MaxFrameSize is the largest frame payload accepted; 0 means no limit
+	// beyond ReadLimit.
+	MaxFrameSize int64
+
+	// CloseTimeout bounds each wait of the closing handshake; 0 means
+	// DefaultCloseTimeout.
+	CloseTimeout time.Duration
+
+	// WriteTimeout bounds the writing of each frame, so that a peer that
+	// stops reading cannot block writers forever: on expiry the connection
+	// is closed and writes fail with ErrWriteTimeout. 0 means no bound
+	// beyond the contexts given to writes.
+	WriteTimeout time.Duration
+
+	// PingInterval, when positive, makes the connection send a ping after
+	// each interval in which no byte arrived from the peer; if no byte
+	// arrives within PongTimeout after it either, the peer is considered
+	// gone and the connection is closed (calls fail with
+	// ErrKeepaliveTimeout). A peer streaming a large frame slowly is alive
+	// as long as its bytes keep coming. Pongs are seen while the connection
+	// is read, as always.
+	PingInterval time.Duration
+
+	// PongTimeout is how long to wait for the peer after a keepalive ping;
+	// 0 means PingInterval.
+	PongTimeout time.Duration
+}
+
+// connConfig is what both sides set up on a new Conn.
+type connConfig struct {
+	ConnOptions
+	server      bool
+	subprotocol string
+	extensions  string
+	codec       Codec
+	tracker     *Tracker
+}
