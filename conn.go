@@ -57,6 +57,7 @@ type Conn struct {
 	codecUse    codecUse
 
 	readLimit    atomic.Int64
+	budget       *Budget
 	maxFrame     int64
 	closeTimeout time.Duration
 	writeTimeout time.Duration
@@ -95,13 +96,14 @@ type Conn struct {
 	peerClose     CloseError
 	closed        chan struct{} // closed when TCP is closed
 	closeOnce     sync.Once
-	bytesIn       atomic.Uint64         // bytes received, which keepalive takes as a sign of life
+	lastRead      atomic.Int64          // monoNow of the last bytes received, for the watchdog
+	msgStart      atomic.Int64          // monoNow of the first frame of the message being read, or 0
 	tcpClosed     atomic.Bool           // set first thing by closeTCP
 	cause         atomic.Pointer[error] // why closeTCP was called: what later calls report
 	lingering     atomic.Bool           // a failed connection is being shut down gently
 	closingAt     atomic.Int64          // when the closing handshake this side started times out (Unix ns)
 
-	keepalive *keepalive // nil without PingInterval
+	watchdog *watchdog // nil without keepalive, idle or message timeouts
 
 	tracker *Tracker // told when TCP is closed, if not nil
 
@@ -121,6 +123,7 @@ func newConn(nc net.Conn, buffered []byte, cfg connConfig) *Conn {
 		maxFrame:     cfg.MaxFrameSize,
 		closeTimeout: cfg.CloseTimeout,
 		writeTimeout: cfg.WriteTimeout,
+		budget:       cfg.Budget,
 		tracker:      cfg.tracker,
 		readSem:      make(chan struct{}, 1),
 		msgSem:       make(chan struct{}, 1),
@@ -150,20 +153,18 @@ func newConn(nc net.Conn, buffered []byte, cfg connConfig) *Conn {
 		c.msg.coded = &codedMessage{}
 		c.mw = &messageWriter{c: c}
 	}
-	if cfg.PingInterval > 0 {
-		c.startKeepalive(cfg.PingInterval, cfg.PongTimeout)
-	}
+	c.startWatchdog(cfg.ConnOptions)
 	return c
 }
 
 // netReader is the connection as the reader of its network connection: it
-// counts the bytes received.
+// notes when bytes arrive, for the watchdog.
 type netReader Conn
 
 func (r *netReader) Read(p []byte) (int, error) {
 	n, err := r.nc.Read(p)
-	if n > 0 {
-		r.bytesIn.Add(uint64(n))
+	if n > 0 && r.watchdog != nil {
+		r.lastRead.Store(monoNow())
 	}
 	return n, err
 }
@@ -219,14 +220,15 @@ func (c *Conn) closeTCP(cause error) {
 		err := closedError(cause)
 		c.cause.Store(&err)
 		c.tcpClosed.Store(true)
-		if c.keepalive != nil {
-			c.keepalive.stop()
+		if c.watchdog != nil {
+			c.watchdog.stop()
 		}
 		if c.tracker != nil {
 			c.tracker.remove(c) // before the peer can see the end
 		}
 		c.nc.Close()
 		close(c.closed)
+		c.msg.uncharge()
 		c.codecUse.end(c.codec)
 	})
 }

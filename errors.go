@@ -58,6 +58,20 @@ var (
 	// was closed.
 	ErrKeepaliveTimeout = errors.New("websock: keepalive timed out (peer unresponsive)")
 
+	// ErrIdleTimeout means nothing arrived from the peer within
+	// ConnOptions.IdleTimeout; the connection was closed with status 1001.
+	ErrIdleTimeout = errors.New("websock: idle timeout")
+
+	// ErrMessageTimeout means a message was not finished within
+	// ConnOptions.MessageTimeout of its first frame; the connection was
+	// closed with status 1008.
+	ErrMessageTimeout = errors.New("websock: message timeout")
+
+	// ErrBudget means a message could not be read within the memory
+	// budget shared by the connections (ConnOptions.Budget); the
+	// connection was failed with status 1013 (try again later).
+	ErrBudget = errors.New("websock: memory budget exhausted")
+
 	// ErrMessageAbandoned means a write failed after its message had
 	// started (a frame of it sent, or its data given to the compressor):
 	// the message cannot be finished, so the connection was closed.

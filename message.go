@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/websock/websock/internal/utf8"
 )
@@ -20,7 +21,10 @@ type messageReader struct {
 	typ    MessageType
 	rsv    byte  // of its first frame: non-zero for the codec
 	n      int64 // bytes delivered from the source (kept ones not again)
-	utf8   utf8.Validator
+
+	// charged is what the message's buffers count against the budget.
+	charged atomic.Int64
+	utf8    utf8.Validator
 
 	// kept holds the bytes an interrupted ReadAppend had received, which
 	// the next read call delivers first.
@@ -61,6 +65,7 @@ func (m *messageReader) begin(typ MessageType, rsv byte) {
 func (m *messageReader) end() {
 	m.active, m.resume = false, false
 	m.kept = nil
+	m.uncharge()
 	if cm := m.coded; cm != nil {
 		cm.dec = nil
 		cm.src.Reset(nil)
@@ -122,7 +127,7 @@ func (m *messageReader) read(p []byte) (int, error) {
 func (m *messageReader) readDecoded(p []byte) (int, error) {
 	c, cm := m.c, m.coded
 	if !cm.gatherDone {
-		if err := cm.gather(c); err != nil {
+		if err := m.gather(); err != nil {
 			return 0, err
 		}
 		cm.src.Reset(*cm.gathered)
@@ -135,16 +140,20 @@ func (m *messageReader) readDecoded(p []byte) (int, error) {
 	return n, err
 }
 
-// gather reads the rest of the message's payload into cm.gathered. Its
+// gather reads the rest of the message's payload into m.coded.gathered. Its
 // memory follows the bytes that arrive: it starts from a small pooled
 // buffer and doubles when full.
-func (cm *codedMessage) gather(c *Conn) error {
+func (m *messageReader) gather() error {
+	c, cm := m.c, m.coded
 	if cm.gathered == nil {
 		cm.gathered = gatherBuffers.Get().(*[]byte)
 	}
 	g := *cm.gathered
 	for {
 		if len(g) == cap(g) {
+			if err := m.charge(2 * cap(g)); err != nil {
+				return err
+			}
 			ng := make([]byte, len(g), 2*cap(g))
 			copy(ng, g)
 			g = ng
@@ -174,7 +183,11 @@ func (m *messageReader) readAll(dst []byte, start int) ([]byte, error) {
 			} else if err != nil {
 				return dst, err
 			}
-			dst = grow(dst, m.room(len(dst)-start))
+			room := m.room(len(dst) - start)
+			if err := m.charge(len(dst) - start + room); err != nil {
+				return dst, err
+			}
+			dst = grow(dst, room)
 		}
 		n, err := m.read(dst[len(dst):cap(dst)])
 		dst = dst[:len(dst)+n]

@@ -45,6 +45,24 @@ type ConnOptions struct {
 	// PongTimeout is how long to wait for the peer after a keepalive ping;
 	// 0 means PingInterval.
 	PongTimeout time.Duration
+
+	// IdleTimeout, when positive, closes a connection from whose peer no
+	// byte has arrived for that long: a close frame with status 1001
+	// ("idle timeout"), then TCP; calls fail with ErrIdleTimeout. Pongs
+	// count as bytes, so with keepalive on, a live peer is never idle.
+	IdleTimeout time.Duration
+
+	// MessageTimeout, when positive, bounds the time from a message's
+	// first frame to its last, as the connection reads them: a message
+	// still unfinished then gets close status 1008 ("message timeout")
+	// and the connection is closed (ErrMessageTimeout), so that a peer
+	// cannot hold a half-sent message, and its memory, for ever. Time
+	// the application takes to read a streamed message counts too.
+	MessageTimeout time.Duration
+
+	// Budget, when not nil, bounds the memory that all the connections
+	// sharing it hold for messages being read (see Budget).
+	Budget *Budget
 }
 
 // connConfig is what both sides set up on a new Conn.

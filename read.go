@@ -106,6 +106,9 @@ func (c *Conn) readOp(ctx context.Context, f func() error) error {
 	err := f()
 	c.readWatch.disarm(c.nc, readSide, c.closeDeadline())
 	c.readCtx = nil
+	if c.readErr != nil {
+		c.msg.end() // the connection has failed: give its buffers back
+	}
 	return err
 }
 
@@ -182,6 +185,9 @@ func (c *Conn) nextDataFrame() error {
 			compressed = c.msg.rsv != 0
 		} else {
 			c.rawSize = 0
+			if c.watchdog != nil {
+				c.msgStart.Store(monoNow())
+			}
 		}
 		c.rawSize += h.Length
 		if c.maxFrame > 0 && h.Length > c.maxFrame {
@@ -265,6 +271,9 @@ func (f *frameReader) Read(p []byte) (int, error) {
 	c := f.c
 	for c.remaining == 0 {
 		if !c.inMessage {
+			if c.watchdog != nil {
+				c.msgStart.Store(0)
+			}
 			return 0, io.EOF
 		}
 		if err := c.nextDataFrame(); err != nil {
@@ -279,6 +288,9 @@ func (f *frameReader) Read(p []byte) (int, error) {
 		c.maskPos = mask.Apply(c.hdr.Key, c.maskPos, p[:n])
 	}
 	c.remaining -= int64(n)
+	if c.remaining == 0 && !c.inMessage && c.watchdog != nil {
+		c.msgStart.Store(0) // the message's last byte has arrived
+	}
 	if err != nil {
 		return n, c.ioError(err)
 	}

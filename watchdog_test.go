@@ -114,3 +114,114 @@ func TestKeepaliveCountsBytes(t *testing.T) {
 		t.Fatalf("slow frame: %v", err)
 	}
 }
+
+// expectClose reads frames from the Conn until a close frame, asserting
+// its status, then the end of the connection.
+func (p *rawPeer) expectClose(code int) {
+	p.t.Helper()
+	for {
+		h, b := p.readFrame()
+		if h.Opcode != frame.OpClose {
+			continue
+		}
+		if len(b) < 2 || int(b[0])<<8|int(b[1]) != code {
+			p.t.Fatalf("close frame %x, want status %d", b, code)
+		}
+		p.readEOF()
+		return
+	}
+}
+
+// TestIdleTimeout: a peer that sends nothing is closed with 1001 after
+// the idle timeout, not before; a peer trickling bytes is not idle.
+func TestIdleTimeout(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	t.Run("silent", func(t *testing.T) {
+		t.Parallel()
+		c, p := newPair(t, ConnOptions{IdleTimeout: idle}, false)
+		start := time.Now()
+		_, _, err := c.Read(context.Background())
+		if !errors.Is(err, ErrIdleTimeout) || !errors.Is(err, ErrClosed) {
+			t.Fatalf("Read: %v, want ErrIdleTimeout", err)
+		}
+		if d := time.Since(start); d < idle {
+			t.Fatalf("closed after %v, before the idle timeout", d)
+		}
+		p.expectClose(StatusGoingAway)
+	})
+	t.Run("trickling", func(t *testing.T) {
+		t.Parallel()
+		c, p := newPair(t, ConnOptions{IdleTimeout: idle}, false)
+		msg := pattern(100, 1)
+		b := frameBytes(true, 0, frame.OpBinary, msg, false)
+		read := make(chan error, 1)
+		go func() { _, _, err := c.Read(context.Background()); read <- err }()
+		tick := time.NewTicker(10 * time.Millisecond) // 1 s in all
+		defer tick.Stop()
+		for i := range b {
+			<-tick.C
+			p.write(b[i : i+1])
+		}
+		if err := <-read; err != nil {
+			t.Fatalf("trickled message: %v", err)
+		}
+	})
+}
+
+// TestMessageTimeout: a message left unfinished, even by a peer that
+// keeps pinging, is ended with 1008 after the message timeout; messages
+// that finish in time are untouched however long the pauses between them.
+func TestMessageTimeout(t *testing.T) {
+	const timeout = 400 * time.Millisecond
+	t.Run("unfinished", func(t *testing.T) {
+		t.Parallel()
+		c, p := newPair(t, ConnOptions{MessageTimeout: timeout}, false)
+		p.write(frameBytes(false, 0, frame.OpBinary, []byte("first part"), false))
+		stop := make(chan struct{})
+		pinged := make(chan struct{})
+		go func() {
+			defer close(pinged)
+			tick := time.NewTicker(50 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					if _, err := p.nc.Write(frameBytes(true, 0, frame.OpPing, nil, false)); err != nil {
+						return
+					}
+				}
+			}
+		}()
+		start := time.Now()
+		_, _, err := c.Read(context.Background())
+		close(stop)
+		<-pinged
+		if !errors.Is(err, ErrMessageTimeout) {
+			t.Fatalf("Read: %v, want ErrMessageTimeout", err)
+		}
+		if d := time.Since(start); d < timeout {
+			t.Fatalf("ended after %v, before the message timeout", d)
+		}
+		p.expectClose(StatusPolicyViolation)
+	})
+	t.Run("finished in time", func(t *testing.T) {
+		t.Parallel()
+		c, p := newPair(t, ConnOptions{MessageTimeout: timeout}, false)
+		for i := 0; i < 3; i++ {
+			// A pause longer than the timeout between messages.
+			ctx, cancel := context.WithTimeout(context.Background(), 2*timeout)
+			_, _, err := c.Read(ctx)
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("read between messages: %v", err)
+			}
+			p.write(frameBytes(false, 0, frame.OpText, []byte("a"), false))
+			p.write(frameBytes(true, 0, frame.OpContinuation, []byte("b"), false))
+			if _, msg, err := c.Read(context.Background()); err != nil || string(msg) != "ab" {
+				t.Fatalf("message %d: %q %v", i, msg, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,133 @@
+package websock
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/websock/websock/internal/frame"
+)
+
+// monoStart anchors monoNow.
+var monoStart = time.Now()
+
+// monoNow returns monotonic nanoseconds since the process started (never
+// 0, which means "not set").
+func monoNow() int64 { return int64(time.Since(monoStart)) + 1 }
+
+// watchdog ends connections whose peer has gone quiet or slow, with one
+// timer per connection that wakes at the nearest of its deadlines:
+//   - keepalive (PingInterval): a ping after an interval without a byte
+//     from the peer; no byte within PongTimeout after it closes the
+//     connection (ErrKeepaliveTimeout);
+//   - IdleTimeout: no byte from the peer for that long sends close 1001
+//     and closes the connection (ErrIdleTimeout);
+//   - MessageTimeout: a message not finished that long after its first
+//     frame sends close 1008 and closes the connection
+//     (ErrMessageTimeout), so that an unfinished message cannot hold
+//     memory for ever.
+//
+// A byte counts as a sign of life, so a peer streaming a large frame
+// slowly is neither idle nor dead. The reader records the time of every
+// socket read and of each message's first frame; the timer's function
+// reads them, so the read path pays one clock read per socket read.
+type watchdog struct {
+	mu             sync.Mutex // one tick at a time
+	stopped        atomic.Bool
+	timer          *time.Timer
+	pingInterval   time.Duration
+	pongTimeout    time.Duration
+	idleTimeout    time.Duration
+	messageTimeout time.Duration
+	pingSent       int64 // monoNow of the pending keepalive ping, or 0
+}
+
+// startWatchdog arms the watchdog if any of its options is set.
+func (c *Conn) startWatchdog(o ConnOptions) {
+	if o.PingInterval <= 0 && o.IdleTimeout <= 0 && o.MessageTimeout <= 0 {
+		return
+	}
+	w := &watchdog{idleTimeout: o.IdleTimeout, messageTimeout: o.MessageTimeout}
+	if o.PingInterval > 0 {
+		w.pingInterval, w.pongTimeout = o.PingInterval, o.PongTimeout
+		if w.pongTimeout <= 0 {
+			w.pongTimeout = w.pingInterval
+		}
+	}
+	c.lastRead.Store(monoNow())
+	c.watchdog = w
+	w.timer = time.AfterFunc(w.next(c, monoNow()), c.watchdogTick)
+}
+
+// stop stops the watchdog; a tick running now or woken by its own Reset
+// sees stopped and does nothing.
+func (w *watchdog) stop() {
+	w.stopped.Store(true)
+	w.timer.Stop()
+}
+
+// watchdogTick runs at the nearest deadline: it acts on those that have
+// passed and sets the timer for the next.
+func (c *Conn) watchdogTick() {
+	w := c.watchdog
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped.Load() || c.tcpClosed.Load() {
+		return
+	}
+	now := monoNow()
+	last := c.lastRead.Load()
+	if w.pingSent != 0 && last > w.pingSent {
+		w.pingSent = 0 // the peer answered, or sent something
+	}
+	switch {
+	case w.idleTimeout > 0 && now-last >= int64(w.idleTimeout):
+		go c.expire(StatusGoingAway, "idle timeout", ErrIdleTimeout)
+		return
+	case w.messageTimeout > 0 && c.msgStart.Load() != 0 && now-c.msgStart.Load() >= int64(w.messageTimeout):
+		go c.expire(StatusPolicyViolation, "message timeout", ErrMessageTimeout)
+		return
+	case w.pingSent != 0 && now-w.pingSent >= int64(w.pongTimeout):
+		c.closeTCP(ErrKeepaliveTimeout)
+		return
+	case w.pingInterval > 0 && w.pingSent == 0 && now-last >= int64(w.pingInterval):
+		w.pingSent = now
+		go c.writeFrame(context.Background(), w.pongTimeout, true, 0, frame.OpPing, nil)
+	}
+	w.timer.Reset(w.next(c, now))
+}
+
+// next returns how long until the nearest deadline after now.
+func (w *watchdog) next(c *Conn, now int64) time.Duration {
+	last := c.lastRead.Load()
+	d := int64(1<<63 - 1)
+	at := func(deadline int64) { d = min(d, deadline-now) }
+	if w.idleTimeout > 0 {
+		at(last + int64(w.idleTimeout))
+	}
+	if w.messageTimeout > 0 {
+		if s := c.msgStart.Load(); s != 0 {
+			at(s + int64(w.messageTimeout))
+		} else {
+			// A message may start at any moment: look again within the
+			// timeout, so that one is caught at most that much late.
+			at(now + int64(w.messageTimeout))
+		}
+	}
+	if w.pingSent != 0 {
+		at(w.pingSent + int64(w.pongTimeout))
+	} else if w.pingInterval > 0 {
+		at(last + int64(w.pingInterval))
+	}
+	return time.Duration(max(d, int64(time.Millisecond)))
+}
+
+// expire ends the connection for cause: a close frame with code and
+// reason (if it can be sent within a second), then TCP.
+func (c *Conn) expire(code int, reason string, cause error) {
+	var buf [frame.MaxControlPayload]byte
+	p := frame.AppendClose(buf[:0], code, reason)
+	c.writeFrame(context.Background(), min(c.closeTimeout, time.Second), true, 0, frame.OpClose, p)
+	c.closeTCP(cause)
+}
