@@ -202,9 +202,14 @@ func (m *messageReader) readAll(dst []byte, start int) ([]byte, error) {
 
 // room returns how much to grow a buffer holding have bytes of the
 // message: double, but no more than the rest of a final frame, and at
-// least what has already arrived of the frame.
+// least what has already arrived of the frame (twice what arrived, for a
+// compressed message).
 func (m *messageReader) room(have int) int {
 	n := max(have, 512)
+	if cm := m.coded; m.rsv != 0 && cm.gathered != nil {
+		// Compressed: at least twice what arrived, a fair first guess.
+		n = max(n, 2*len(*cm.gathered))
+	}
 	if c := m.c; m.rsv == 0 && c.remaining > 0 {
 		if !c.inMessage {
 			n = int(min(int64(n), c.remaining))
