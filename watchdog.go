@@ -57,7 +57,9 @@ func (c *Conn) startWatchdog(o ConnOptions) {
 	}
 	c.lastRead.Store(monoNow())
 	c.watchdog = w
-	w.timer = time.AfterFunc(w.next(c, monoNow()), c.watchdogTick)
+	// Set the timer before it can fire: its function reads w.timer.
+	w.timer = time.AfterFunc(time.Hour, c.watchdogTick)
+	w.timer.Reset(w.next(c, monoNow()))
 }
 
 // stop stops the watchdog; a tick running now or woken by its own Reset
