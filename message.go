@@ -38,17 +38,48 @@ type messageReader struct {
 // waits for the network: a read interrupted while gathering resumes where
 // it stopped, and decoding cannot be interrupted.
 type codedMessage struct {
-	gathered   *[]byte // from gatherBuffers, or grown past it
+	gathered   *[]byte // from getGather
 	gatherDone bool
 	src        bytes.Reader
 	dec        io.Reader
 }
 
-// gatherBufferSize is the size of the pooled buffers that start gathering
-// a compressed message; larger messages grow their own as bytes arrive.
-const gatherBufferSize = 4 << 10
+// Compressed messages are gathered in pooled buffers of 4 KiB << i bytes
+// (up to 4 MiB), so that reading them allocates nothing in steady state;
+// larger ones grow buffers of their own.
+const (
+	gatherMinShift = 12
+	gatherClasses  = 11
+)
 
-var gatherBuffers = sync.Pool{New: func() any { b := make([]byte, 0, gatherBufferSize); return &b }}
+var gatherPools [gatherClasses]sync.Pool
+
+// getGather returns an empty buffer of at least size bytes.
+func getGather(size int) *[]byte {
+	for i := range gatherPools {
+		if n := 1 << (gatherMinShift + i); n >= size {
+			if b, ok := gatherPools[i].Get().(*[]byte); ok {
+				return b
+			}
+			b := make([]byte, 0, n)
+			return &b
+		}
+	}
+	b := make([]byte, 0, size)
+	return &b
+}
+
+// putGather gives b back to its pool, if it has a pool's size.
+func putGather(b *[]byte) {
+	c := cap(*b)
+	for i := range gatherPools {
+		if c == 1<<(gatherMinShift+i) {
+			*b = (*b)[:0]
+			gatherPools[i].Put(b)
+			return
+		}
+	}
+}
 
 func (m *messageReader) begin(typ MessageType, rsv byte) {
 	m.gen++
@@ -70,10 +101,7 @@ func (m *messageReader) end() {
 		cm.dec = nil
 		cm.src.Reset(nil)
 		if cm.gathered != nil {
-			if cap(*cm.gathered) == gatherBufferSize {
-				*cm.gathered = (*cm.gathered)[:0]
-				gatherBuffers.Put(cm.gathered)
-			}
+			putGather(cm.gathered)
 			cm.gathered = nil
 		}
 	}
@@ -146,21 +174,21 @@ func (m *messageReader) readDecoded(p []byte) (int, error) {
 func (m *messageReader) gather() error {
 	c, cm := m.c, m.coded
 	if cm.gathered == nil {
-		cm.gathered = gatherBuffers.Get().(*[]byte)
+		cm.gathered = getGather(0)
 	}
-	g := *cm.gathered
 	for {
+		g := *cm.gathered
 		if len(g) == cap(g) {
 			if err := m.charge(2 * cap(g)); err != nil {
 				return err
 			}
-			ng := make([]byte, len(g), 2*cap(g))
-			copy(ng, g)
-			g = ng
+			ng := getGather(2 * cap(g))
+			*ng = append(*ng, g...)
+			putGather(cm.gathered)
+			cm.gathered, g = ng, *ng
 		}
 		n, err := c.frames.Read(g[len(g):cap(g)])
-		g = g[:len(g)+n]
-		*cm.gathered = g
+		*cm.gathered = g[:len(g)+n]
 		if err == io.EOF {
 			cm.gatherDone = true
 			return nil
