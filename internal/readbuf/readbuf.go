@@ -4,9 +4,18 @@
 // each with a goroutine blocked in a read. A bufio.Reader keeps its whole
 // buffer for the life of the connection; this Reader reads into a small
 // inline array while traffic is light, borrows a larger buffer from a pool
-// when a read fills the inline array (more is likely waiting), and gives it
-// back as soon as everything buffered has been consumed. An idle connection
-// thus holds no pooled buffer, and small messages never need one.
+// while data streams in, and gives it back as soon as everything buffered
+// has been consumed.
+//
+// The memory rule: Peek, which waits for the start of something new (a
+// frame header, a control frame), reads into the inline array whenever what
+// it needs fits there, giving back a pooled buffer first if it holds one. A
+// connection waiting for its peer's next frame thus holds no pooled buffer,
+// however the previous data ended; small messages never need one. Read and
+// Discard, which consume what the peer has started to send, borrow a
+// pooled buffer when the previous read from the underlying reader filled its
+// buffer (more is likely waiting), so that a stream of small reads costs one
+// read from the underlying reader per PooledSize bytes.
 package readbuf
 
 import (
@@ -30,7 +39,7 @@ type Reader struct {
 	buf    []byte // inline[:] or *pooled
 	r, w   int    // buf[r:w] is buffered
 	pooled *[]byte
-	grow   bool // the last fill filled the inline array: borrow next time
+	grow   bool // the last fill filled its buffer: Read and Discard borrow
 	inline [InlineSize]byte
 }
 
@@ -58,7 +67,7 @@ func (b *Reader) Holds() bool { return b.pooled != nil }
 // n must be at most PooledSize. The slice is valid until the next call.
 func (b *Reader) Peek(n int) ([]byte, error) {
 	for b.w-b.r < n {
-		if err := b.fill(n); err != nil {
+		if err := b.fill(n, false); err != nil {
 			return b.buf[b.r:b.w], err
 		}
 	}
@@ -76,23 +85,24 @@ func (b *Reader) Discard(n int) (int, error) {
 		if done == n {
 			return done, nil
 		}
-		if err := b.fill(1); err != nil {
+		if err := b.fill(1, true); err != nil {
 			return done, err
 		}
 	}
 }
 
-// Read reads into p: buffered bytes first; with nothing buffered, large
-// reads go straight to the underlying reader.
+// Read reads into p: buffered bytes first; with nothing buffered, a read of
+// at least PooledSize goes straight to the underlying reader (a copy would
+// gain nothing), a smaller one fills the buffer.
 func (b *Reader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
 	if b.r == b.w {
-		if len(p) >= InlineSize {
+		if len(p) >= PooledSize {
 			return b.rd.Read(p)
 		}
-		if err := b.fill(1); err != nil {
+		if err := b.fill(1, true); err != nil {
 			return 0, err
 		}
 	}
@@ -103,12 +113,19 @@ func (b *Reader) Read(p []byte) (int, error) {
 }
 
 // fill reads once into the free space, making room for need bytes in all.
-func (b *Reader) fill(need int) error {
+// A fill for Read or Discard (stream) borrows a pooled buffer if the last
+// one filled its buffer; a fill for Peek reads into the inline array when
+// need fits there, so that a connection waiting for a frame holds nothing
+// pooled.
+func (b *Reader) fill(need int, stream bool) error {
 	if b.r == b.w {
 		b.r, b.w = 0, 0
 	}
-	if b.pooled == nil && (b.grow || need > len(b.buf)) {
+	switch {
+	case b.pooled == nil && (need > len(b.buf) || stream && b.grow):
 		b.borrow(need)
+	case b.pooled != nil && !stream && need <= InlineSize:
+		b.unborrow()
 	}
 	if len(b.buf)-b.r < need || b.w == len(b.buf) {
 		// Move what is buffered to the front.
@@ -117,7 +134,7 @@ func (b *Reader) fill(need int) error {
 	}
 	n, err := b.rd.Read(b.buf[b.w:])
 	b.w += n
-	b.grow = b.pooled == nil && b.w == len(b.buf)
+	b.grow = b.w == len(b.buf)
 	if n > 0 {
 		return nil
 	}
@@ -137,6 +154,14 @@ func (b *Reader) borrow(need int) {
 	}
 	w := copy(*p, b.buf[b.r:b.w])
 	b.pooled, b.buf, b.r, b.w = p, *p, 0, w
+}
+
+// unborrow moves what is buffered (less than InlineSize bytes) back to the
+// inline array and gives the pooled buffer back.
+func (b *Reader) unborrow() {
+	w := copy(b.inline[:], b.buf[b.r:b.w])
+	b.r, b.w = 0, w
+	b.release()
 }
 
 // consumed gives the pooled buffer back once it is empty.
