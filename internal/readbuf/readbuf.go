@@ -7,15 +7,16 @@
 // while data streams in, and gives it back as soon as everything buffered
 // has been consumed.
 //
-// The memory rule: Peek, which waits for the start of something new (a
-// frame header, a control frame), reads into the inline array whenever what
-// it needs fits there, giving back a pooled buffer first if it holds one. A
-// connection waiting for its peer's next frame thus holds no pooled buffer,
-// however the previous data ended; small messages never need one. Read and
-// Discard, which consume what the peer has started to send, borrow a
-// pooled buffer when the previous read from the underlying reader filled its
-// buffer (more is likely waiting), so that a stream of small reads costs one
-// read from the underlying reader per PooledSize bytes.
+// The memory rule: a Reader waiting for the start of a frame holds no
+// pooled buffer. Peek with nothing buffered (a frame header, a control
+// frame) reads into the inline array whenever what it needs fits there, so
+// a connection whose peer has sent whole frames and gone quiet holds
+// nothing pooled, however the data ended; small messages never need a
+// pooled buffer. Reads that continue what the peer has started to send
+// (Read and Discard of a payload, Peek of the rest of a header) borrow one
+// when the previous read from the underlying reader filled its buffer, as
+// more is likely waiting: a stream costs one read of the underlying reader
+// per PooledSize bytes, however small the reads of the caller.
 package readbuf
 
 import (
@@ -39,7 +40,8 @@ type Reader struct {
 	buf    []byte // inline[:] or *pooled
 	r, w   int    // buf[r:w] is buffered
 	pooled *[]byte
-	grow   bool // the last fill filled its buffer: Read and Discard borrow
+	grow   bool // the last fill filled its buffer: more is likely waiting
+	short  bool // the last fill at a frame boundary offered InlineSize-1 bytes
 	inline [InlineSize]byte
 }
 
@@ -113,18 +115,19 @@ func (b *Reader) Read(p []byte) (int, error) {
 }
 
 // fill reads once into the free space, making room for need bytes in all.
-// A fill for Read or Discard (stream) borrows a pooled buffer if the last
-// one filled its buffer; a fill for Peek reads into the inline array when
-// need fits there, so that a connection waiting for a frame holds nothing
-// pooled.
+// stream tells a fill for Read or Discard from one for Peek. A fill that
+// continues something started (stream, or bytes buffered) uses a pooled
+// buffer if the last fill filled its buffer; otherwise, the inline array if
+// need fits there.
 func (b *Reader) fill(need int, stream bool) error {
 	if b.r == b.w {
 		b.r, b.w = 0, 0
 	}
+	pooled := need > InlineSize || b.grow && (stream || b.r < b.w)
 	switch {
-	case b.pooled == nil && (need > len(b.buf) || stream && b.grow):
+	case pooled && b.pooled == nil:
 		b.borrow(need)
-	case b.pooled != nil && !stream && need <= InlineSize:
+	case !pooled && b.pooled != nil:
 		b.unborrow()
 	}
 	if len(b.buf)-b.r < need || b.w == len(b.buf) {
@@ -132,9 +135,20 @@ func (b *Reader) fill(need int, stream bool) error {
 		b.w = copy(b.buf, b.buf[b.r:b.w])
 		b.r = 0
 	}
-	n, err := b.rd.Read(b.buf[b.w:])
+	end := len(b.buf)
+	if b.w == 0 && !stream && !pooled && need < InlineSize {
+		// At a frame boundary, offer InlineSize and InlineSize-1 bytes in
+		// turn. With a single size, a flood of frames whose size divides
+		// it would end every read at a boundary, where Peek does not
+		// borrow; no frame size (2 bytes or more) divides both.
+		b.short = !b.short
+		if b.short {
+			end--
+		}
+	}
+	n, err := b.rd.Read(b.buf[b.w:end])
 	b.w += n
-	b.grow = b.w == len(b.buf)
+	b.grow = b.w == end
 	if n > 0 {
 		return nil
 	}
@@ -156,8 +170,9 @@ func (b *Reader) borrow(need int) {
 	b.pooled, b.buf, b.r, b.w = p, *p, 0, w
 }
 
-// unborrow moves what is buffered (less than InlineSize bytes) back to the
-// inline array and gives the pooled buffer back.
+// unborrow moves what is buffered back to the inline array and gives the
+// pooled buffer back; fill calls it when less than need <= InlineSize bytes
+// are buffered.
 func (b *Reader) unborrow() {
 	w := copy(b.inline[:], b.buf[b.r:b.w])
 	b.r, b.w = 0, w

@@ -99,23 +99,24 @@ func (s *script) Read(p []byte) (int, error) {
 }
 
 // TestWaitingHoldsNoPooledBuffer: whatever the previous traffic, a Reader
-// that waits in Peek for the next bytes holds no pooled buffer. Each case
+// that waits in Peek for the start of a frame, or for the rest of a header
+// begun by the last bytes the peer sent, holds no pooled buffer. Each case
 // consumes what the peer sent through 512-byte Reads (which may borrow), or
-// through Peek and Discard of frame-header-sized pieces, then leaves some
-// bytes of a frame header buffered and peeks for more than that.
+// through Peek and Discard of frame-header-sized pieces, then peeks for
+// more than is left.
 func TestWaitingHoldsNoPooledBuffer(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		sizes   []int // chunks the peer sends, all consumed but the last left bytes
 		left    int   // bytes of the last chunk left buffered, then Peek(left+1)
-		borrows bool  // the small reads borrowed a pooled buffer on the way
+		borrows bool  // the Reads borrowed a pooled buffer on the way
 		peeks   bool  // consume with Peek(14) and Discard instead of Read
 	}{
 		{"inline array filled exactly", []int{InlineSize}, 0, false, false},
 		{"pooled buffer filled exactly", []int{InlineSize, PooledSize}, 0, true, false},
 		{"pooled buffers filled exactly", []int{InlineSize, PooledSize, PooledSize}, 0, true, false},
-		{"partial header in a pooled buffer", []int{InlineSize, PooledSize}, 1, true, false},
-		{"long header in a pooled buffer", []int{InlineSize, PooledSize}, 13, true, false},
+		{"header begun when the data ran out", []int{InlineSize, PooledSize, 100}, 1, true, false},
+		{"long header begun when the data ran out", []int{InlineSize, PooledSize, 100}, 13, true, false},
 		{"light traffic", []int{100, 50}, 0, false, false},
 		{"headers filled the inline array", []int{InlineSize}, 0, false, true},
 		{"headers filled the inline array twice", []int{InlineSize, InlineSize}, 3, false, true},
@@ -149,7 +150,7 @@ func TestWaitingHoldsNoPooledBuffer(t *testing.T) {
 				got += n
 				borrowed = borrowed || b.Holds()
 			}
-			if borrowed != tt.borrows {
+			if !tt.peeks && borrowed != tt.borrows {
 				t.Errorf("small reads borrowed a pooled buffer: %v, want %v", borrowed, tt.borrows)
 			}
 			if _, err := b.Peek(tt.left + 1); err != io.EOF {
@@ -157,6 +158,41 @@ func TestWaitingHoldsNoPooledBuffer(t *testing.T) {
 			}
 			if s.heldAt {
 				t.Error("a pooled buffer was held while waiting for the peer")
+			}
+		})
+	}
+}
+
+// TestFrameFloods: a stream of small frames (a header read with Peek and
+// Discard, a payload with Read), whatever their size, costs one read of the
+// underlying reader per PooledSize bytes, and at worst three when pooled
+// buffers end at frame boundaries (then two reads into the inline array may
+// follow). Frames whose size divides the inline array must not keep every
+// read ending at a frame boundary, where Peek reads into the inline array.
+func TestFrameFloods(t *testing.T) {
+	for _, size := range []int{2, 6, 8, 16, 22, 64, 96, 190, 191, 192, 193, 4096} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			data := make([]byte, 1<<20/size*size)
+			var b Reader
+			s := &script{b: &b, chunks: [][]byte{data}}
+			b.Reset(s, nil)
+			hdr := min(size, 6)
+			p := make([]byte, size)
+			for done := 0; done < len(data); done += size {
+				if _, err := b.Peek(hdr); err != nil {
+					t.Fatal(err)
+				}
+				b.Discard(hdr)
+				for got := hdr; got < size; {
+					n, err := b.Read(p[:size-got])
+					if err != nil {
+						t.Fatal(err)
+					}
+					got += n
+				}
+			}
+			if want := 3 * (1 + len(data)/PooledSize); s.reads > want {
+				t.Errorf("%d reads of the underlying reader for %d bytes, want at most %d", s.reads, len(data), want)
 			}
 		})
 	}
