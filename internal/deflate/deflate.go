@@ -8,6 +8,7 @@ package deflate
 import (
 	"errors"
 	"io"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -243,12 +244,49 @@ func (t *tailStripper) finish() error {
 	return nil
 }
 
+// ErrTrailingData means a compressed message went on after the end of its
+// DEFLATE stream (a block with BFINAL set) with bytes that carry data or do
+// not decode: they cannot be part of the message, and dropping them would
+// lose data silently. Empty blocks there are allowed, such as the lone 0x00
+// octet that RFC 7692 §7.2.3.4 puts after a final block.
+var ErrTrailingData = errors.New("deflate: data after the final block of a compressed message")
+
+// ErrInputLimit means a compressed message took more bytes on the wire than
+// the Decompressor's input limit (SetInputLimit) allows.
+var ErrInputLimit = errors.New("deflate: compressed message exceeds the input limit")
+
+// InputLimit returns the input limit (SetInputLimit) that suits a limit of
+// n decompressed bytes per message: n + n/64 + 1 KiB, or 0 (no limit) if
+// n <= 0.
+//
+// Any message of at most n bytes fits: a sender whose data does not
+// compress falls back to stored blocks (RFC 1951 §3.2.4), which cost 5
+// bytes per block of up to 65535 bytes, and n/64 pays a 5-byte header for
+// every 320 bytes (blocks 200 times smaller than the largest, or a sync
+// flush per 320-byte fragment); 1 KiB pays for a few dynamic Huffman
+// tables (under 300 bytes each) and the message's closing empty block.
+// What the bound excludes is input that produces nothing, such as an
+// endless run of empty blocks, which would otherwise keep a connection busy
+// without ever reaching the limit on decompressed bytes.
+func InputLimit(n int64) int64 {
+	if n <= 0 {
+		return 0
+	}
+	if n > (math.MaxInt64-1024)/65*64 {
+		return math.MaxInt64
+	}
+	return n + n/64 + 1024
+}
+
 // Decompressor decompresses the messages of one direction of a connection.
 type Decompressor struct {
 	takeover bool
 	history  slideWindow // with takeover: the last output, the next message's dictionary
 	fr       io.ReadCloser
 	src      messageSource
+	maxIn    int64 // input limit of the next messages, 0: none
+	out      int64 // decompressed bytes of the current message
+	one      [1]byte
 }
 
 // NewDecompressor returns a decompressor for a peer compressing with
@@ -260,13 +298,30 @@ func NewDecompressor(bits int, takeover bool) *Decompressor {
 	return d
 }
 
+// SetInputLimit bounds the compressed payload of the messages started by
+// the next calls to Reader: once a message has yielded more than n bytes
+// from its source, its reader returns ErrInputLimit. n <= 0 means no
+// bound, the default. InputLimit(readLimit) is the bound that suits a limit
+// on the decompressed size.
+func (d *Decompressor) SetInputLimit(n int64) { d.maxIn = max(n, 0) }
+
+// Progress returns how many compressed bytes the current message (or the
+// last one) has read from its source and how many decompressed bytes its
+// reader has returned, so that a caller can budget the work of
+// decompression, for instance by bounding the ratio of output to input.
+func (d *Decompressor) Progress() (in, out int64) { return d.src.in, d.out }
+
 var readerPool = sync.Pool{New: func() any { return flate.NewReader(nil) }}
 
 // Reader starts a message whose compressed payload is read from src and
 // returns the reader of its decompressed bytes, which ends with io.EOF.
-// It is valid until the next call to Reader or Release.
+// It is valid until the next call to Reader or Release. Errors of src are
+// returned as they are; ErrInputLimit, ErrTrailingData or another error
+// mean the payload is too long or invalid. After an error, the reader
+// returns it again.
 func (d *Decompressor) Reader(src io.Reader) io.Reader {
-	d.src.r, d.src.eof, d.src.extra, d.src.i, d.src.n = src, false, 0, 0, 0
+	d.src.reset(src, d.maxIn)
+	d.out = 0
 	if d.fr == nil {
 		d.fr = readerPool.Get().(io.ReadCloser)
 	}
@@ -292,54 +347,82 @@ type messageReader Decompressor
 func (m *messageReader) Read(p []byte) (int, error) {
 	d := (*Decompressor)(m)
 	if d.fr == nil {
-		return 0, io.EOF
+		if d.src.end == nil {
+			return 0, io.EOF // released
+		}
+		return 0, d.src.end
 	}
 	n, err := d.fr.Read(p)
+	d.out += int64(n)
 	if d.takeover && n > 0 {
 		d.history.add(p[:n])
 	}
-	if err == io.EOF {
-		if !d.src.done() {
-			// A final block inside the message: read the rest of the
-			// payload away, it cannot be decoded as part of this message.
-			if _, derr := io.Copy(io.Discard, &d.src); derr != nil && derr != io.EOF {
-				return n, derr
-			}
+	switch {
+	case err == nil:
+		return n, nil
+	case d.src.err != nil:
+		// The source failed or the input limit was reached: that is the
+		// cause, whatever the flate reader made of it.
+		err = d.src.err
+	case err == io.EOF && !d.src.payloadRead():
+		if rerr := d.checkRest(); rerr != nil {
+			err = rerr
 		}
-		// The next message starts from a pooled reader primed with the
-		// history, so an idle connection holds no decompressor.
-		readerPool.Put(d.fr)
-		d.fr = nil
 	}
+	// The next message starts from a pooled reader primed with the
+	// history, so an idle connection holds no decompressor.
+	readerPool.Put(d.fr)
+	d.fr = nil
+	d.src.end = err
 	return n, err
+}
+
+// checkRest decodes what follows the final block of a message's DEFLATE
+// stream, with the sync tail and the empty final block appended as for the
+// message itself: it may only be empty blocks.
+func (d *Decompressor) checkRest() error {
+	for !d.src.payloadRead() {
+		d.fr.(flate.Resetter).Reset(&d.src, nil)
+		n, err := d.fr.Read(d.one[:])
+		for n == 0 && err == nil {
+			n, err = d.fr.Read(d.one[:])
+		}
+		switch {
+		case d.src.err != nil:
+			return d.src.err
+		case n > 0 || err != io.EOF:
+			return ErrTrailingData
+		}
+	}
+	return nil
 }
 
 // messageSource yields the message's payload, then the sync tail and an
 // empty final block, through a small buffer (the decompressor reads byte by
-// byte).
+// byte). The buffer holds payload bytes or ending bytes, never both.
 type messageSource struct {
 	r     io.Reader
-	eof   bool // r is exhausted
-	extra int  // bytes of the ending already buffered
+	eof   bool  // r is exhausted
+	err   error // r failed, or yielded more than limit bytes
+	end   error // how the message's reader ended: io.EOF or an error
+	in    int64 // bytes read from r
+	limit int64 // 0: none
+	extra int   // bytes of the ending already buffered
 	buf   [512]byte
 	i, n  int
 }
 
 var ending = append(tail[:], finalBlock[:]...)
 
+func (s *messageSource) reset(r io.Reader, limit int64) {
+	s.r, s.eof, s.err, s.end, s.in, s.limit = r, false, nil, nil, 0, limit
+	s.extra, s.i, s.n = 0, 0, 0
+}
+
 func (s *messageSource) fill() error {
 	s.i, s.n = 0, 0
-	if !s.eof {
-		n, err := s.r.Read(s.buf[:])
-		s.n = n
-		if err == io.EOF {
-			s.eof = true
-		} else if err != nil {
-			return err
-		}
-		if n > 0 {
-			return nil
-		}
+	if err := s.readPayload(); err != nil || s.n > 0 {
+		return err
 	}
 	if s.extra == len(ending) {
 		return io.EOF
@@ -347,6 +430,36 @@ func (s *messageSource) fill() error {
 	s.n = copy(s.buf[:], ending[s.extra:])
 	s.extra += s.n
 	return nil
+}
+
+// maxEmptyReads bounds the reads in a row that return nothing and no error.
+const maxEmptyReads = 100
+
+// readPayload reads the next bytes of the payload into the empty buffer, or
+// notes that r is exhausted.
+func (s *messageSource) readPayload() error {
+	for empty := 0; s.err == nil && !s.eof; empty++ {
+		if empty == maxEmptyReads {
+			s.err = io.ErrNoProgress
+			break
+		}
+		n, err := s.r.Read(s.buf[:])
+		s.n = n
+		s.in += int64(n)
+		switch {
+		case s.limit > 0 && s.in > s.limit:
+			s.n = 0
+			s.err = ErrInputLimit
+		case err == io.EOF:
+			s.eof = true
+		case err != nil:
+			s.err = err
+		}
+		if s.n > 0 {
+			return s.err
+		}
+	}
+	return s.err
 }
 
 func (s *messageSource) ReadByte() (byte, error) {
@@ -371,5 +484,13 @@ func (s *messageSource) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// done reports whether the whole payload was consumed.
-func (s *messageSource) done() bool { return s.eof && s.i == s.n && s.extra == len(ending) }
+// payloadRead reports whether the decompressor has consumed the whole
+// payload: it is reading the ending, or r has nothing more (payloadRead
+// reads from r to find out when nothing is buffered).
+func (s *messageSource) payloadRead() bool {
+	if s.i == s.n && s.extra == 0 {
+		s.i, s.n = 0, 0
+		s.readPayload()
+	}
+	return s.eof && (s.extra > 0 || s.i == s.n)
+}

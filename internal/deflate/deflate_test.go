@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -324,5 +325,172 @@ func TestRetainedBudget(t *testing.T) {
 		if c.retained {
 			t.Fatal("a released compressor is still counted")
 		}
+	}
+}
+
+// helloFinal is "Hello" compressed in a block with BFINAL set (RFC 7692
+// §7.2.3.4), without the octet that follows it there.
+var helloFinal = []byte{0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}
+
+// TestAfterFinalBlock: what follows a final block inside a message may
+// only be empty blocks; anything else fails with ErrTrailingData rather
+// than being dropped. The decompressor is usable for the next message
+// either way.
+func TestAfterFinalBlock(t *testing.T) {
+	hello := []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00} // §7.2.3.1, not final
+	for _, tt := range []struct {
+		name  string
+		after []byte
+		err   error
+	}{
+		{"nothing", nil, nil},
+		{"RFC 7692 §7.2.3.4 empty block header", []byte{0x00}, nil},
+		{"empty stored blocks", []byte{0x00, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00}, nil},
+		{"empty final block", []byte{0x01, 0x00, 0x00, 0xff, 0xff}, nil},
+		{"a second message", hello, ErrTrailingData},
+		{"data after an empty final block", append([]byte{0x01, 0x00, 0x00, 0xff, 0xff}, hello...), ErrTrailingData},
+		{"data after empty blocks", append([]byte{0x00, 0x00, 0x00, 0xff, 0xff}, hello...), ErrTrailingData},
+		{"a stored byte", []byte{0x00, 0x01, 0x00, 0xfe, 0xff, 'x', 0x00}, ErrTrailingData},
+		{"garbage", []byte{0xff, 0xff}, ErrTrailingData},
+		{"one garbage byte", []byte{0x07}, ErrTrailingData},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, takeover := range []bool{false, true} {
+				d := NewDecompressor(15, takeover)
+				z := append(bytes.Clone(helloFinal), tt.after...)
+				r := d.Reader(bytes.NewReader(z))
+				got, err := io.ReadAll(r)
+				if err != tt.err || string(got) != "Hello" {
+					t.Fatalf("takeover %v: % x decoded to %q, %v; want \"Hello\", %v", takeover, z, got, err, tt.err)
+				}
+				if _, again := r.Read(make([]byte, 1)); tt.err != nil && again != tt.err {
+					t.Fatalf("takeover %v: read after the error: %v", takeover, again)
+				}
+				if got := decompressMsg(t, d, hello); string(got) != "Hello" {
+					t.Fatalf("takeover %v: next message %q", takeover, got)
+				}
+			}
+		})
+	}
+}
+
+// endlessReader repeats its bytes forever.
+type endlessReader struct {
+	b   []byte
+	off int
+}
+
+func (e *endlessReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k := copy(p[n:], e.b[e.off:])
+		n += k
+		e.off = (e.off + k) % len(e.b)
+	}
+	return n, nil
+}
+
+// TestInputLimit: a message whose compressed payload goes past the input
+// limit fails with ErrInputLimit, even if it never produces a byte.
+func TestInputLimit(t *testing.T) {
+	const limit = 64 << 10
+	for _, tt := range []struct {
+		name  string
+		input []byte // repeated forever
+	}{
+		{"empty stored blocks", []byte{0x00, 0x00, 0x00, 0xff, 0xff}},
+		{"empty fixed Huffman blocks", []byte{0x02, 0x08, 0x20, 0x80, 0x00}}, // four of 10 bits
+		{"stored blocks of one byte", []byte{0x00, 0x01, 0x00, 0xfe, 0xff, 'x'}},
+		{"empty final blocks", []byte{0x01, 0x00, 0x00, 0xff, 0xff}}, // each after the end of the stream
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := NewDecompressor(15, false)
+			d.SetInputLimit(limit)
+			src := &endlessReader{b: tt.input}
+			n, err := io.Copy(io.Discard, d.Reader(src))
+			if err != ErrInputLimit {
+				t.Fatalf("after %d bytes of output: %v, want ErrInputLimit", n, err)
+			}
+			in, out := d.Progress()
+			if in <= limit || in > limit+512 || out != n {
+				t.Fatalf("Progress() = %d, %d; want just over %d read, %d produced", in, out, limit, n)
+			}
+			if got := decompressMsg(t, d, helloFinal); string(got) != "Hello" {
+				t.Fatalf("next message %q", got)
+			}
+		})
+	}
+	// A message of exactly the limit passes, one byte more fails.
+	msg := make([]byte, 4000)
+	rand.Read(msg)
+	z := compressMsg(t, NewCompressor(1, 15, false), msg)
+	d := NewDecompressor(15, false)
+	d.SetInputLimit(int64(len(z)))
+	if got := decompressMsg(t, d, z); !bytes.Equal(got, msg) {
+		t.Fatal("message of the limit's size differs")
+	}
+	if in, out := d.Progress(); in != int64(len(z)) || out != int64(len(msg)) {
+		t.Fatalf("Progress() = %d, %d; want %d, %d", in, out, len(z), len(msg))
+	}
+	d.SetInputLimit(int64(len(z) - 1))
+	if _, err := io.ReadAll(d.Reader(bytes.NewReader(z))); err != ErrInputLimit {
+		t.Fatalf("message one byte over the limit: %v", err)
+	}
+	d.SetInputLimit(0)
+	if got := decompressMsg(t, d, z); !bytes.Equal(got, msg) {
+		t.Fatal("without a limit the message differs")
+	}
+}
+
+// TestInputLimitFits: InputLimit(n) admits any message of n bytes the way
+// common compressors encode it, down to the worst case of data that does
+// not compress.
+func TestInputLimitFits(t *testing.T) {
+	random := make([]byte, 1<<20)
+	rand.Read(random)
+	text := bytes.Repeat([]byte("The quick brown fox jumps over the lazy dog. "), 50000)
+	type encoder struct {
+		name string
+		z    func(msg []byte) []byte
+	}
+	stdlib := func(level int) func([]byte) []byte {
+		return func(msg []byte) []byte {
+			var buf bytes.Buffer
+			w, _ := stdflate.NewWriter(&buf, level)
+			w.Write(msg)
+			w.Flush()
+			return bytes.TrimSuffix(buf.Bytes(), tail[:])
+		}
+	}
+	ours := func(level int) func([]byte) []byte {
+		return func(msg []byte) []byte { return compressMsg(t, NewCompressor(level, 15, false), msg) }
+	}
+	encoders := []encoder{
+		{"stdlib stored", stdlib(stdflate.NoCompression)},
+		{"stdlib Huffman only", stdlib(stdflate.HuffmanOnly)},
+		{"stdlib level 1", stdlib(1)},
+		{"stdlib level 9", stdlib(9)},
+		{"level 1", ours(1)},
+		{"level 9", ours(9)},
+	}
+	for _, n := range []int{0, 1, 100, 1000, 64 << 10, 1 << 20} {
+		for _, data := range [][]byte{random, text} {
+			msg := data[:n]
+			for _, e := range encoders {
+				z := e.z(msg)
+				limit := InputLimit(int64(max(n, 1)))
+				if int64(len(z)) > limit {
+					t.Errorf("%s: %d bytes take %d compressed, over InputLimit %d", e.name, n, len(z), limit)
+				}
+				d := NewDecompressor(15, false)
+				d.SetInputLimit(limit)
+				if got := decompressMsg(t, d, z); !bytes.Equal(got, msg) {
+					t.Fatalf("%s: %d bytes differ", e.name, n)
+				}
+			}
+		}
+	}
+	if InputLimit(0) != 0 || InputLimit(-1) != 0 || InputLimit(math.MaxInt64) != math.MaxInt64 || InputLimit(math.MaxInt64/2) <= math.MaxInt64/2 {
+		t.Error("InputLimit edge cases")
 	}
 }

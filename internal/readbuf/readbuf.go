@@ -4,9 +4,19 @@
 // each with a goroutine blocked in a read. A bufio.Reader keeps its whole
 // buffer for the life of the connection; this Reader reads into a small
 // inline array while traffic is light, borrows a larger buffer from a pool
-// when a read fills the inline array (more is likely waiting), and gives it
-// back as soon as everything buffered has been consumed. An idle connection
-// thus holds no pooled buffer, and small messages never need one.
+// while data streams in, and gives it back as soon as everything buffered
+// has been consumed.
+//
+// The memory rule: a Reader waiting for the start of a frame holds no
+// pooled buffer. Peek with nothing buffered (a frame header, a control
+// frame) reads into the inline array whenever what it needs fits there, so
+// a connection whose peer has sent whole frames and gone quiet holds
+// nothing pooled, however the data ended; small messages never need a
+// pooled buffer. Reads that continue what the peer has started to send
+// (Read and Discard of a payload, Peek of the rest of a header) borrow one
+// when the previous read from the underlying reader filled its buffer, as
+// more is likely waiting: a stream costs one read of the underlying reader
+// per PooledSize bytes, however small the reads of the caller.
 package readbuf
 
 import (
@@ -30,7 +40,8 @@ type Reader struct {
 	buf    []byte // inline[:] or *pooled
 	r, w   int    // buf[r:w] is buffered
 	pooled *[]byte
-	grow   bool // the last fill filled the inline array: borrow next time
+	grow   bool // the last fill filled its buffer: more is likely waiting
+	short  bool // the last fill at a frame boundary offered InlineSize-1 bytes
 	inline [InlineSize]byte
 }
 
@@ -58,7 +69,7 @@ func (b *Reader) Holds() bool { return b.pooled != nil }
 // n must be at most PooledSize. The slice is valid until the next call.
 func (b *Reader) Peek(n int) ([]byte, error) {
 	for b.w-b.r < n {
-		if err := b.fill(n); err != nil {
+		if err := b.fill(n, false); err != nil {
 			return b.buf[b.r:b.w], err
 		}
 	}
@@ -76,23 +87,24 @@ func (b *Reader) Discard(n int) (int, error) {
 		if done == n {
 			return done, nil
 		}
-		if err := b.fill(1); err != nil {
+		if err := b.fill(1, true); err != nil {
 			return done, err
 		}
 	}
 }
 
-// Read reads into p: buffered bytes first; with nothing buffered, large
-// reads go straight to the underlying reader.
+// Read reads into p: buffered bytes first; with nothing buffered, a read of
+// at least PooledSize goes straight to the underlying reader (a copy would
+// gain nothing), a smaller one fills the buffer.
 func (b *Reader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
 	if b.r == b.w {
-		if len(p) >= InlineSize {
+		if len(p) >= PooledSize {
 			return b.rd.Read(p)
 		}
-		if err := b.fill(1); err != nil {
+		if err := b.fill(1, true); err != nil {
 			return 0, err
 		}
 	}
@@ -103,21 +115,40 @@ func (b *Reader) Read(p []byte) (int, error) {
 }
 
 // fill reads once into the free space, making room for need bytes in all.
-func (b *Reader) fill(need int) error {
+// stream tells a fill for Read or Discard from one for Peek. A fill that
+// continues something started (stream, or bytes buffered) uses a pooled
+// buffer if the last fill filled its buffer; otherwise, the inline array if
+// need fits there.
+func (b *Reader) fill(need int, stream bool) error {
 	if b.r == b.w {
 		b.r, b.w = 0, 0
 	}
-	if b.pooled == nil && (b.grow || need > len(b.buf)) {
+	pooled := need > InlineSize || b.grow && (stream || b.r < b.w)
+	switch {
+	case pooled && b.pooled == nil:
 		b.borrow(need)
+	case !pooled && b.pooled != nil:
+		b.unborrow()
 	}
 	if len(b.buf)-b.r < need || b.w == len(b.buf) {
 		// Move what is buffered to the front.
 		b.w = copy(b.buf, b.buf[b.r:b.w])
 		b.r = 0
 	}
-	n, err := b.rd.Read(b.buf[b.w:])
+	end := len(b.buf)
+	if b.w == 0 && !stream && !pooled && need < InlineSize {
+		// At a frame boundary, offer InlineSize and InlineSize-1 bytes in
+		// turn. With a single size, a flood of frames whose size divides
+		// it would end every read at a boundary, where Peek does not
+		// borrow; no frame size (2 bytes or more) divides both.
+		b.short = !b.short
+		if b.short {
+			end--
+		}
+	}
+	n, err := b.rd.Read(b.buf[b.w:end])
 	b.w += n
-	b.grow = b.pooled == nil && b.w == len(b.buf)
+	b.grow = b.w == end
 	if n > 0 {
 		return nil
 	}
@@ -137,6 +168,15 @@ func (b *Reader) borrow(need int) {
 	}
 	w := copy(*p, b.buf[b.r:b.w])
 	b.pooled, b.buf, b.r, b.w = p, *p, 0, w
+}
+
+// unborrow moves what is buffered back to the inline array and gives the
+// pooled buffer back; fill calls it when less than need <= InlineSize bytes
+// are buffered.
+func (b *Reader) unborrow() {
+	w := copy(b.inline[:], b.buf[b.r:b.w])
+	b.r, b.w = 0, w
+	b.release()
 }
 
 // consumed gives the pooled buffer back once it is empty.

@@ -2,6 +2,7 @@ package readbuf
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"testing"
@@ -70,21 +71,174 @@ func TestRandomOperations(t *testing.T) {
 	}
 }
 
-func TestIdleHoldsNoPooledBuffer(t *testing.T) {
-	big := bytes.Repeat([]byte("x"), 3*PooledSize)
-	var b Reader
-	b.Reset(bytes.NewReader(big), nil)
-	if _, err := b.Peek(2); err != nil {
-		t.Fatal(err)
+// script serves its chunks one per Read (a chunk longer than the caller's
+// buffer is served across several), like a socket to which the peer wrote
+// them with pauses in between. When the chunks run out, it records whether
+// the Reader under test held a pooled buffer (that is the moment a socket
+// read would block) and returns io.EOF.
+type script struct {
+	chunks [][]byte
+	b      *Reader
+	reads  int // calls to Read
+	lens   []int
+	heldAt bool // the Reader held a pooled buffer when the data ran out
+}
+
+func (s *script) Read(p []byte) (int, error) {
+	s.reads++
+	s.lens = append(s.lens, len(p))
+	if len(s.chunks) == 0 {
+		s.heldAt = s.b.Holds()
+		return 0, io.EOF
 	}
-	// The first read filled the inline array: the next one borrows.
-	b.Discard(InlineSize)
-	if _, err := b.Peek(1); err != nil || !b.Holds() {
-		t.Fatalf("no pooled buffer under load (err %v)", err)
+	n := copy(p, s.chunks[0])
+	if s.chunks[0] = s.chunks[0][n:]; len(s.chunks[0]) == 0 {
+		s.chunks = s.chunks[1:]
 	}
-	b.Discard(b.Buffered())
-	if b.Holds() {
-		t.Fatal("pooled buffer kept when empty")
+	return n, nil
+}
+
+// TestWaitingHoldsNoPooledBuffer: whatever the previous traffic, a Reader
+// that waits in Peek for the start of a frame, or for the rest of a header
+// begun by the last bytes the peer sent, holds no pooled buffer. Each case
+// consumes what the peer sent through 512-byte Reads (which may borrow), or
+// through Peek and Discard of frame-header-sized pieces, then peeks for
+// more than is left.
+func TestWaitingHoldsNoPooledBuffer(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		sizes   []int // chunks the peer sends, all consumed but the last left bytes
+		left    int   // bytes of the last chunk left buffered, then Peek(left+1)
+		borrows bool  // the Reads borrowed a pooled buffer on the way
+		peeks   bool  // consume with Peek(14) and Discard instead of Read
+	}{
+		{"inline array filled exactly", []int{InlineSize}, 0, false, false},
+		{"pooled buffer filled exactly", []int{InlineSize, PooledSize}, 0, true, false},
+		{"pooled buffers filled exactly", []int{InlineSize, PooledSize, PooledSize}, 0, true, false},
+		{"header begun when the data ran out", []int{InlineSize, PooledSize, 100}, 1, true, false},
+		{"long header begun when the data ran out", []int{InlineSize, PooledSize, 100}, 13, true, false},
+		{"light traffic", []int{100, 50}, 0, false, false},
+		{"headers filled the inline array", []int{InlineSize}, 0, false, true},
+		{"headers filled the inline array twice", []int{InlineSize, InlineSize}, 3, false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var b Reader
+			s := &script{b: &b}
+			total := 0
+			for _, n := range tt.sizes {
+				s.chunks = append(s.chunks, bytes.Repeat([]byte{byte(n)}, n))
+				total += n
+			}
+			b.Reset(s, nil)
+			borrowed := false
+			p := make([]byte, 512)
+			for got := 0; got < total-tt.left; {
+				want := min(len(p), total-tt.left-got)
+				var n int
+				var err error
+				if tt.peeks {
+					want = min(14, want)
+					if _, err = b.Peek(want); err == nil {
+						n, err = b.Discard(want)
+					}
+				} else {
+					n, err = b.Read(p[:want])
+				}
+				if err != nil {
+					t.Fatalf("after %d bytes: %v", got, err)
+				}
+				got += n
+				borrowed = borrowed || b.Holds()
+			}
+			if !tt.peeks && borrowed != tt.borrows {
+				t.Errorf("small reads borrowed a pooled buffer: %v, want %v", borrowed, tt.borrows)
+			}
+			if _, err := b.Peek(tt.left + 1); err != io.EOF {
+				t.Fatalf("Peek past the data: %v, want EOF", err)
+			}
+			if s.heldAt {
+				t.Error("a pooled buffer was held while waiting for the peer")
+			}
+		})
+	}
+}
+
+// TestFrameFloods: a stream of small frames (a header read with Peek and
+// Discard, a payload with Read), whatever their size, costs one read of the
+// underlying reader per PooledSize bytes, and at worst three when pooled
+// buffers end at frame boundaries (then two reads into the inline array may
+// follow). Frames whose size divides the inline array must not keep every
+// read ending at a frame boundary, where Peek reads into the inline array.
+func TestFrameFloods(t *testing.T) {
+	for _, size := range []int{2, 6, 8, 16, 22, 64, 96, 190, 191, 192, 193, 4096} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			data := make([]byte, 1<<20/size*size)
+			var b Reader
+			s := &script{b: &b, chunks: [][]byte{data}}
+			b.Reset(s, nil)
+			hdr := min(size, 6)
+			p := make([]byte, size)
+			for done := 0; done < len(data); done += size {
+				if _, err := b.Peek(hdr); err != nil {
+					t.Fatal(err)
+				}
+				b.Discard(hdr)
+				for got := hdr; got < size; {
+					n, err := b.Read(p[:size-got])
+					if err != nil {
+						t.Fatal(err)
+					}
+					got += n
+				}
+			}
+			if want := 3 * (1 + len(data)/PooledSize); s.reads > want {
+				t.Errorf("%d reads of the underlying reader for %d bytes, want at most %d", s.reads, len(data), want)
+			}
+		})
+	}
+}
+
+// TestSmallReadsBuffered: a stream read in 512-byte pieces while the data
+// is waiting costs about one read of the underlying reader per PooledSize
+// bytes; reads of PooledSize or more go straight to the underlying reader.
+func TestSmallReadsBuffered(t *testing.T) {
+	data := make([]byte, 1<<20)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	for _, size := range []int{100, 512, 4096, PooledSize, 64 << 10} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			var b Reader
+			s := &script{b: &b, chunks: [][]byte{bytes.Clone(data)}}
+			b.Reset(s, nil)
+			var got []byte
+			p := make([]byte, size)
+			for len(got) < len(data) {
+				n, err := b.Read(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, p[:n]...)
+			}
+			if !bytes.Equal(got, data) {
+				t.Fatal("data differs")
+			}
+			if size >= PooledSize {
+				for i, n := range s.lens {
+					if n != size {
+						t.Fatalf("read %d of the underlying reader got a buffer of %d bytes, want the caller's %d", i, n, size)
+					}
+				}
+				return
+			}
+			// One read fills the inline array, then pooled buffers.
+			if want := 2 + len(data)/PooledSize; s.reads > want {
+				t.Errorf("%d reads of the underlying reader for %d bytes, want at most %d", s.reads, len(data), want)
+			}
+			if b.Holds() {
+				t.Error("pooled buffer kept after everything was consumed")
+			}
+		})
 	}
 }
 
@@ -113,5 +267,25 @@ func BenchmarkSmallMessages(b *testing.B) {
 		br.Peek(2)
 		br.Discard(2)
 		br.Read(p)
+	}
+}
+
+// BenchmarkStreamReads reads a stream 512 bytes at a time, as the
+// decompressor does, from a reader that always has data waiting.
+func BenchmarkStreamReads(b *testing.B) {
+	data := make([]byte, 1<<20)
+	r := bytes.NewReader(nil)
+	var br Reader
+	p := make([]byte, 512)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		r.Reset(data)
+		br.Reset(r, nil)
+		for {
+			if _, err := br.Read(p); err != nil {
+				break
+			}
+		}
 	}
 }
