@@ -157,6 +157,12 @@ func grade(c *Case, s *session, opened bool, started time.Time, dur time.Duratio
 		RemoteCode: s.remoteCode, RemoteReason: s.remoteReason,
 		Observed: notation(s.events),
 	}
+	var lastMessage *Event
+	for i := range s.events {
+		if s.events[i].Kind == "message" {
+			lastMessage = &s.events[i]
+		}
+	}
 	failed := s.failed
 	if s.deflate != nil {
 		r.Extensions = s.deflate.response
@@ -182,7 +188,10 @@ func grade(c *Case, s *session, opened bool, started time.Time, dur time.Duratio
 	case len(c.Expected) == 0 && failed != "":
 		r.Result = failed
 	case len(c.Expected) == 0:
-		r.Behavior, r.Result = OK, "Received all echoed messages in time."
+		r.Behavior, r.Result = OK, "Ok, received all echo'ed messages in time."
+		if g, a := caseGroup(c.ID); g == 9 && a <= 6 && lastMessage != nil {
+			r.Result = fmt.Sprintf("Received %s message of length %d.", map[bool]string{true: "binary", false: "text"}[lastMessage.Binary], len(lastMessage.Payload))
+		}
 	default:
 		for _, g := range gradeOrder {
 			if exp, ok := c.Expected[g]; ok && sameEvents(r.Observed, exp) {
@@ -190,6 +199,12 @@ func grade(c *Case, s *session, opened bool, started time.Time, dur time.Duratio
 				break
 			}
 		}
+	}
+
+	if len(c.Expected) == 0 {
+		// These cases count their echoes themselves; Autobahn's list of
+		// received events stays empty.
+		r.Observed = [][]any{}
 	}
 
 	// Closing behaviour.
@@ -217,10 +232,23 @@ func grade(c *Case, s *session, opened bool, started time.Time, dur time.Duratio
 		r.Behavior, r.Result = Failed, r.ResultClose
 	}
 	if c.Informational {
+		switch {
+		case c.ID != "7.1.6":
+			r.Result = "Actual events are undefined by the spec."
+		case r.Behavior == OK:
+			r.Result = "Text message was processed before close."
+		case r.Behavior == NonStrict:
+			r.Result = "Close was processed before text message could be returned."
+		}
 		r.Behavior, r.BehaviorClose = Informational, Informational
-		r.Result = "Actual events are undefined by the spec."
 	}
 	return r
+}
+
+// caseGroup returns the first two numbers of a case id.
+func caseGroup(id string) (g, a int) {
+	fmt.Sscanf(id, "%d.%d", &g, &a)
+	return g, a
 }
 
 func joinCodes(codes []int) string {
