@@ -38,6 +38,7 @@ func runAgainst(t *testing.T, h *brokenServer, patterns []string, timing Timing)
 // (or none) and checks Autobahn's grades, as its case classes and
 // Case.onConnectionLost decide them.
 func TestGradesLikeAutobahn(t *testing.T) {
+	t.Parallel()
 	// Waits that only a broken server makes the fuzzer sit out are short
 	// where the test is about them; the rest stay generous.
 	short := time.Second
@@ -128,5 +129,22 @@ func TestDisplayLikeAutobahn(t *testing.T) {
 func TestReportFileLikeAutobahn(t *testing.T) {
 	if got := reportFile("Gorilla WS (v1.5)", "13.3.1"); got != "gorilla_ws__v1_5_case_13_3_1.json" {
 		t.Fatalf("reportFile = %q", got)
+	}
+}
+
+func TestMaskBytes(t *testing.T) {
+	key := [4]byte{1, 2, 3, 4}
+	for n := range 20 {
+		p := make([]byte, n)
+		for i := range p {
+			p[i] = byte(i * 7)
+		}
+		got := append([]byte(nil), p...)
+		maskBytes(got, key)
+		for i := range p {
+			if got[i] != p[i]^key[i%4] {
+				t.Fatalf("len %d: byte %d is %#x, want %#x", n, i, got[i], p[i]^key[i%4])
+			}
+		}
 	}
 }

@@ -46,6 +46,7 @@ func TestProbesPassACorrectServer(t *testing.T) {
 // TestProbesCatchBrokenServers: each server breaks one rule beyond what
 // Autobahn checks; the probe for that rule fails, naming it.
 func TestProbesCatchBrokenServers(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		server  brokenServer
@@ -82,6 +83,7 @@ func TestProbesCatchBrokenServers(t *testing.T) {
 // TestFindingsFromCases: what the cases see beyond Autobahn's grades goes
 // to the findings, and only there.
 func TestFindingsFromCases(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		server brokenServer
