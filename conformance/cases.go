@@ -520,5 +520,5 @@ func limitsScript(a, b int) func(s *session) {
 	return nil
 }
 
-// trimmed is used by reports: an id's group.
+// group returns the first number of a case id.
 func group(id string) string { return strings.SplitN(id, ".", 2)[0] }

@@ -74,7 +74,7 @@ func Findings(results []*Result, probes []Finding) []Finding {
 	}
 	exercised := map[string]bool{}
 	for _, r := range results {
-		if r.Extensions != "" {
+		if r.Extensions != "" && !r.IsServer { // a client's offers are not checked
 			exercised[CheckDeflateNegotiation] = true
 		}
 		if r.ResultClose != msgNotOpened {
