@@ -73,8 +73,8 @@ func transports(t *testing.T, f func(t *testing.T, tlsOn bool)) {
 // TestWebsockServer runs the whole suite against websock's server.
 func TestWebsockServer(t *testing.T) {
 	t.Parallel()
-	cases := suiteCases(t)
 	transports(t, func(t *testing.T, tlsOn bool) {
+		cases := suiteCases(t, tlsOn)
 		srv := echoServer(t, tlsOn)
 		url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
 		results, err := conformance.RunServer(context.Background(), cases, conformance.ClientConfig{
@@ -91,8 +91,8 @@ func TestWebsockServer(t *testing.T) {
 // the fuzzing server protocol, with the same driver as examples/autobahn.
 func TestWebsockClient(t *testing.T) {
 	t.Parallel()
-	cases := suiteCases(t)
 	transports(t, func(t *testing.T, tlsOn bool) {
+		cases := suiteCases(t, tlsOn)
 		fuzzer := &conformance.Server{Cases: cases}
 		var srv *httptest.Server
 		if tlsOn {

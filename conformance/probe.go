@@ -237,7 +237,7 @@ func openProbe(ctx context.Context, u *url.URL, cfg ProbeConfig) (*session, erro
 // endProbe closes a probe's connection once the peer has had its say.
 func endProbe(s *session) {
 	s.sendClose(closePayload(1000, ""), false)
-	s.waitFor(s.timing.Close, func() bool { return s.state == stateClosed })
+	s.waitFor(s.timing.Drop, func() bool { return s.state == stateClosed })
 	s.drop("")
 	<-s.readerDone
 }

@@ -535,7 +535,7 @@ func (s *session) finish(c *Case) {
 		s.mu.Unlock()
 		s.drop("peer did not respond (in time) in closing handshake")
 	}
-	if !s.waitFor(s.timing.Close, func() bool { return s.state == stateClosed }) {
+	if !s.waitFor(s.timing.Drop, func() bool { return s.state == stateClosed }) {
 		switch {
 		case s.isServer:
 			s.drop("")

@@ -14,9 +14,12 @@ type Timing struct {
 	// Fail is how long the fuzzer waits for the peer to fail the
 	// connection, in cases where it must (default 10 s).
 	Fail time.Duration
-	// Close bounds each wait of the closing handshake: the peer's close
-	// frame, then the end of TCP (default 10 s).
+	// Close bounds the wait for the peer's close frame once the fuzzer
+	// has sent its own (default 10 s).
 	Close time.Duration
+	// Drop bounds the wait for the end of TCP after the closing handshake:
+	// the server's to close (default 10 s).
+	Drop time.Duration
 	// Echo bounds the wait for the echo of one large message (default
 	// 2 min).
 	Echo time.Duration
@@ -34,6 +37,7 @@ func (t Timing) withDefaults() Timing {
 	def(&t.Settle, 10*time.Second)
 	def(&t.Fail, 10*time.Second)
 	def(&t.Close, 10*time.Second)
+	def(&t.Drop, 10*time.Second)
 	def(&t.Echo, 2*time.Minute)
 	def(&t.Write, time.Minute)
 	return t
