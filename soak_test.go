@@ -19,6 +19,10 @@ import (
 	"time"
 )
 
+// soakTimeout bounds the server's waits on a client (write, close,
+// request headers).
+const soakTimeout = 5 * time.Second
+
 var (
 	soak         = flag.Bool("soak", false, "run the long soak test")
 	soakDuration = flag.Duration("soak.duration", 2*time.Minute, "duration of the long soak test")
@@ -46,7 +50,9 @@ func TestSoak(t *testing.T) {
 		Tracker:    tracker,
 		Extensions: []Extension{&PerMessageDeflate{}},
 		ConnOptions: ConnOptions{
-			ReadLimit: 1 << 20, WriteTimeout: 500 * time.Millisecond, CloseTimeout: time.Second,
+			// Generous: they drop the misbehaving clients, and must never
+			// drop a well-behaved one that a loaded machine slows down.
+			ReadLimit: 1 << 20, WriteTimeout: soakTimeout, CloseTimeout: soakTimeout,
 		},
 	}
 	h := Handler(opts, func(ctx context.Context, c *Conn, r *http.Request) {
@@ -63,10 +69,10 @@ func TestSoak(t *testing.T) {
 		}
 	})
 	srv := httptest.NewUnstartedServer(h)
-	srv.Config.ReadHeaderTimeout = 500 * time.Millisecond
+	srv.Config.ReadHeaderTimeout = soakTimeout // the TLS handshake counts too
 	srv.StartTLS()
 	plain := httptest.NewUnstartedServer(h)
-	plain.Config.ReadHeaderTimeout = 500 * time.Millisecond
+	plain.Config.ReadHeaderTimeout = soakTimeout
 	plain.Start()
 	urls := []string{urlOf(plain.URL), urlOf(srv.URL)}
 
@@ -176,7 +182,9 @@ func wellBehaved(id int, url string, compress bool, rounds int, deadline time.Ti
 			}
 			for p := msg; len(p) > 0; {
 				n := min(len(p), 1+rng.IntN(3000))
-				w.Write(p[:n])
+				if _, err := w.Write(p[:n]); err != nil {
+					return fmt.Errorf("client %d message %d: %v", id, seq, err)
+				}
 				p = p[n:]
 			}
 			if err := w.Close(); err != nil {

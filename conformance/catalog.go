@@ -21,6 +21,9 @@ type CloseExpectation struct {
 	// RequireClean demands the full closing handshake with TCP closed by the
 	// server afterwards.
 	RequireClean bool `json:"requireClean"`
+	// WrongEndpointFatal (the UTF-8 cases) fails the behaviour too when
+	// the fuzzer had to close: the peer did not notice the invalid text.
+	WrongEndpointFatal bool `json:"closedByWrongEndpointIsFatal,omitempty"`
 }
 
 // entry is one line of the catalogue.

@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/websock/websock"
@@ -32,7 +34,7 @@ func requireStrict(t *testing.T, results []*conformance.Result, want int) {
 		t.Fatalf("%d results for %d cases", len(results), want)
 	}
 	var sb strings.Builder
-	if !conformance.Summary(&sb, results) {
+	if ok, _ := conformance.Summary(&sb, results, nil); !ok {
 		t.Fatalf("not every case is strictly OK:\n%s", sb.String())
 	}
 }
@@ -64,18 +66,19 @@ func echoServer(t *testing.T, tlsOn bool) *httptest.Server {
 }
 
 func transports(t *testing.T, f func(t *testing.T, tlsOn bool)) {
-	t.Run("ws", func(t *testing.T) { f(t, false) })
-	t.Run("wss", func(t *testing.T) { f(t, true) })
+	t.Run("ws", func(t *testing.T) { t.Parallel(); f(t, false) })
+	t.Run("wss", func(t *testing.T) { t.Parallel(); f(t, true) })
 }
 
 // TestWebsockServer runs the whole suite against websock's server.
 func TestWebsockServer(t *testing.T) {
-	cases := suiteCases(t)
+	t.Parallel()
 	transports(t, func(t *testing.T, tlsOn bool) {
+		cases := suiteCases(t, tlsOn)
 		srv := echoServer(t, tlsOn)
 		url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
 		results, err := conformance.RunServer(context.Background(), cases, conformance.ClientConfig{
-			URL: url, TLSConfig: &tls.Config{InsecureSkipVerify: true},
+			URL: url, TLSConfig: &tls.Config{InsecureSkipVerify: true}, Parallel: 4,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -87,8 +90,9 @@ func TestWebsockServer(t *testing.T) {
 // TestWebsockClient runs the whole suite against websock's client, through
 // the fuzzing server protocol, with the same driver as examples/autobahn.
 func TestWebsockClient(t *testing.T) {
-	cases := suiteCases(t)
+	t.Parallel()
 	transports(t, func(t *testing.T, tlsOn bool) {
+		cases := suiteCases(t, tlsOn)
 		fuzzer := &conformance.Server{Cases: cases}
 		var srv *httptest.Server
 		if tlsOn {
@@ -102,32 +106,48 @@ func TestWebsockClient(t *testing.T) {
 		opts := func() *websock.DialOptions {
 			return &websock.DialOptions{InsecureSkipVerify: true, Extensions: extensions()}
 		}
-		for i := range cases {
-			c, _, err := websock.Dial(ctx, base+"/runCase?case="+itoa(i+1)+"&agent=websock", opts())
-			if err != nil {
-				t.Fatalf("case %s: %v", cases[i].ID, err)
-			}
-			var buf []byte
-			for {
-				typ, msg, err := c.ReadAppend(ctx, buf[:0])
-				if err != nil {
-					break
+		// Four cases at a time, as a client application with several
+		// connections would run them.
+		next := make(chan int)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					if err := echoClient(ctx, base+"/runCase?case="+strconv.Itoa(i+1)+"&agent=websock", opts()); err != nil {
+						t.Errorf("case %s: %v", cases[i].ID, err)
+					}
 				}
-				if c.Write(ctx, typ, msg) != nil {
-					break
-				}
-				buf = msg
-			}
-			c.CloseNow()
+			}()
 		}
+		for i := range cases {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
 		requireStrict(t, fuzzer.Results("websock"), len(cases))
 	})
 }
 
-func itoa(i int) string {
-	const digits = "0123456789"
-	if i < 10 {
-		return digits[i : i+1]
+// echoClient is the client side of a case: it echoes every message until
+// the connection ends. Only the dial can fail; how the case ends is the
+// fuzzer's to grade.
+func echoClient(ctx context.Context, url string, opts *websock.DialOptions) error {
+	c, _, err := websock.Dial(ctx, url, opts)
+	if err != nil {
+		return err
 	}
-	return itoa(i/10) + digits[i%10:i%10+1]
+	defer c.CloseNow()
+	var buf []byte
+	for {
+		typ, msg, err := c.ReadAppend(ctx, buf[:0])
+		if err != nil {
+			return nil
+		}
+		if c.Write(ctx, typ, msg) != nil {
+			return nil
+		}
+		buf = msg
+	}
 }

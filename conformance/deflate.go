@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // The fuzzer's permessage-deflate (RFC 7692), built on the standard
@@ -99,16 +98,12 @@ func defineDeflate(c *Case, g, a, b int) error {
 					}
 					frames = append(frames, f)
 				}
-				s.mu.Lock()
-				s.events = s.events[:0]
-				s.mu.Unlock()
-				s.sendPrecompressed(frames)
-				s.expectEchoes([]Event{{Kind: "message", Payload: msg, Binary: op == opBinary}}, 30*time.Second)
+				s.resetEvents()
+				s.writeFrames(frames...)
+				s.expectEchoes([]Event{{Kind: "message", Payload: msg, Binary: op == opBinary}})
 				continue
 			}
-			s.mu.Lock()
-			s.events = s.events[:0]
-			s.mu.Unlock()
+			s.resetEvents()
 			echo(s, oneChop, frames...)
 			if s.failed != "" {
 				return
@@ -200,56 +195,61 @@ func (d *deflateSession) decompress(p []byte) ([]byte, error) {
 	return out, nil
 }
 
-// negotiate checks a permessage-deflate response against the offers
-// (RFC 7692 §7.1) and returns the session it sets up.
-func negotiate(offers []deflateOffer, response string) (*deflateSession, error) {
+// negotiate reads the server's permessage-deflate response as Autobahn's
+// client does (PerMessageDeflateResponse.parse: known parameters, legal
+// values, none twice) and returns the session it sets up; a response it
+// cannot parse fails the opening handshake. Separately, deviation says
+// whether the response honours one of the offers (RFC 7692 §7.1), which
+// Autobahn does not check.
+func negotiate(offers []deflateOffer, response string) (ds *deflateSession, deviation string, err error) {
 	params := strings.Split(response, ";")
 	if strings.TrimSpace(params[0]) != "permessage-deflate" {
-		return nil, fmt.Errorf("response %q is not permessage-deflate", response)
+		return nil, "", fmt.Errorf("response %q is not permessage-deflate", response)
 	}
 	seen := map[string]string{}
 	for _, p := range params[1:] {
-		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		k, v, hasValue := strings.Cut(strings.TrimSpace(p), "=")
+		v = strings.Trim(v, `"`)
 		if _, dup := seen[k]; dup {
-			return nil, fmt.Errorf("duplicate parameter %s in %q", k, response)
+			return nil, "", fmt.Errorf("multiple occurrence of extension parameter %s in %q", k, response)
 		}
-		seen[k] = strings.Trim(v, `"`)
+		switch k {
+		case "server_no_context_takeover", "client_no_context_takeover":
+			if hasValue {
+				return nil, "", fmt.Errorf("illegal value %q for parameter %s", v, k)
+			}
+		case "server_max_window_bits", "client_max_window_bits":
+			if n, err := strconv.Atoi(v); err != nil || n < 8 || n > 15 {
+				return nil, "", fmt.Errorf("illegal value %q for parameter %s", v, k)
+			}
+		default:
+			return nil, "", fmt.Errorf("illegal extension parameter %s", k)
+		}
+		seen[k] = v
 	}
-	// The response must honour one of the offers.
+	_, serverNCT := seen["server_no_context_takeover"]
+	_, clientNCT := seen["client_no_context_takeover"]
+	ds = &deflateSession{compressTakeover: !clientNCT, decompressTakeover: !serverNCT, response: response}
 	var errs []string
 	for _, o := range offers {
 		err := checkResponse(o, seen)
 		if err == nil {
-			_, serverNCT := seen["server_no_context_takeover"]
-			_, clientNCT := seen["client_no_context_takeover"]
-			return &deflateSession{compressTakeover: !clientNCT, decompressTakeover: !serverNCT, response: response}, nil
+			return ds, "", nil
 		}
 		errs = append(errs, err.Error())
 	}
-	return nil, fmt.Errorf("response %q honours no offer: %s", response, strings.Join(errs, "; "))
+	return ds, fmt.Sprintf("response %q honours no offer: %s", response, strings.Join(errs, "; ")), nil
 }
 
+// checkResponse applies RFC 7692 §7.1 to a response to one offer.
 func checkResponse(o deflateOffer, params map[string]string) error {
-	for k, v := range params {
-		switch k {
-		case "server_no_context_takeover", "client_no_context_takeover":
-			if v != "" {
-				return fmt.Errorf("%s has a value", k)
-			}
-		case "server_max_window_bits", "client_max_window_bits":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 8 || n > 15 {
-				return fmt.Errorf("%s=%q is not 8..15", k, v)
-			}
-			if k == "server_max_window_bits" && o.serverMaxWindowBits != 0 && n > o.serverMaxWindowBits {
-				return fmt.Errorf("server_max_window_bits=%d above the %d offered", n, o.serverMaxWindowBits)
-			}
-		default:
-			return fmt.Errorf("unknown parameter %s", k)
+	if v, ok := params["server_max_window_bits"]; ok && o.serverMaxWindowBits != 0 {
+		if n, _ := strconv.Atoi(v); n > o.serverMaxWindowBits {
+			return fmt.Errorf("server_max_window_bits=%d above the %d offered (RFC 7692 §7.1.2.1)", n, o.serverMaxWindowBits)
 		}
 	}
 	if _, ok := params["server_no_context_takeover"]; o.serverNoContextTakeover && !ok {
-		return fmt.Errorf("server_no_context_takeover offered but missing")
+		return fmt.Errorf("server_no_context_takeover offered but missing (RFC 7692 §7.1.1.1)")
 	}
 	if _, ok := params["server_max_window_bits"]; o.serverMaxWindowBits != 0 && !ok {
 		return fmt.Errorf("server_max_window_bits=%d offered but missing (RFC 7692 §7.1.2.1)", o.serverMaxWindowBits)

@@ -14,4 +14,10 @@
 // library's compress/flate): it shares no protocol code with the library it
 // tests. The catalogue of cases (cases.tsv, embedded) gives each case's
 // description and the expectations it is graded against.
+//
+// Grades are Autobahn's, decided as its case classes and protocol decide
+// them, so that a report compares line by line with Autobahn's. What
+// Autobahn does not check (RFC 7692 negotiation, the opening handshake,
+// the closing round trip, message limits) is reported apart as Findings,
+// with the probes of Probe.
 package conformance

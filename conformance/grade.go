@@ -17,32 +17,80 @@ const (
 	Unimplemented = "UNIMPLEMENTED"
 	Unclean       = "UNCLEAN"
 	WrongCode     = "WRONG CODE"
+	// FailedByClient: the fuzzer, as a client, had to close TCP itself
+	// after an otherwise proper closing (Autobahn prefers the server to).
+	FailedByClient = "FAILED BY CLIENT"
 )
 
-// Result is the outcome of one case.
+// Result is the outcome of one case: Autobahn's grades with the
+// observations they come from, and the deviations Autobahn does not grade.
 type Result struct {
 	ID            string
 	Description   string
+	Expectation   string
 	Behavior      string // OK, NON-STRICT, FAILED, INFORMATIONAL or UNIMPLEMENTED
-	BehaviorClose string // OK, FAILED, UNCLEAN, WRONG CODE or INFORMATIONAL
-	Reason        string // why the case is not OK
+	BehaviorClose string // OK, FAILED, UNCLEAN, WRONG CODE, FAILED BY CLIENT or INFORMATIONAL
+	Result        string // Autobahn's explanation of Behavior
+	ResultClose   string // Autobahn's explanation of BehaviorClose
+	Started       time.Time
 	Duration      time.Duration
 	Observed      [][]any // events in the catalogue's notation
 	Expected      map[string][][]any
-	ClosedByMe    bool
-	DroppedByMe   bool
-	WasClean      bool
-	LocalCode     int // -1: no close frame sent
-	RemoteCode    int // -1: no close frame received; 1005: empty close frame
-	RemoteReason  string
-	Extensions    string // the agreed permessage-deflate response, if any
+	ExpectedClose CloseExpectation
+	IsServer      bool // the fuzzer was the server
+
+	ClosedByMe                     bool
+	FailedByMe                     bool
+	DroppedByMe                    bool
+	WasClean                       bool
+	WasNotCleanReason              string
+	WasServerConnectionDropTimeout bool
+	WasOpenHandshakeTimeout        bool
+	WasCloseHandshakeTimeout       bool
+	LocalCode                      int // -1: no close frame sent, or one without a code
+	LocalReason                    []byte
+	RemoteCode                     int // -1: no close frame received, or one without a code
+	RemoteReason                   []byte
+	Extensions                     string // the agreed permessage-deflate response, if any
+
+	// Deviations are what the peer did against RFC 6455 or RFC 7692 in
+	// this case that Autobahn does not grade (see Findings).
+	Deviations []Deviation
 }
 
-// Strict reports whether the case passed with no reservation.
+// Deviation is one breach of an RFC seen in a case.
+type Deviation struct {
+	Check  string // the Finding it belongs to, e.g. CheckDeflateNegotiation
+	Detail string
+}
+
+// Strict reports whether the case passed with no reservation by
+// Autobahn's grades: OK (or INFORMATIONAL) in both.
 func (r *Result) Strict() bool {
 	okBehavior := r.Behavior == OK || r.Behavior == Informational
 	okClose := r.BehaviorClose == OK || r.BehaviorClose == Informational
 	return okBehavior && okClose
+}
+
+// Reason says briefly why a case is not strictly OK.
+func (r *Result) Reason() string {
+	var out string
+	if r.Behavior != OK && r.Behavior != Informational {
+		out = r.Result
+		if r.Behavior != Unimplemented && r.Expected != nil && len(r.Expected) > 0 {
+			out += fmt.Sprintf(" observed %v, expected %v", r.Observed, r.Expected)
+		}
+	}
+	if r.BehaviorClose != OK && r.BehaviorClose != Informational {
+		if out != "" {
+			out += "; "
+		}
+		out += r.ResultClose
+		if r.WasNotCleanReason != "" && r.BehaviorClose == Unclean {
+			out += " (" + r.WasNotCleanReason + ")"
+		}
+	}
+	return out
 }
 
 // display writes a payload as Autobahn's reports do: text as is, binary
@@ -87,92 +135,141 @@ func sameEvents(a, b [][]any) bool {
 	})
 }
 
-// grade judges a finished session against its case.
-func grade(c *Case, s *session, dur time.Duration) *Result {
+// msgNotOpened is Autobahn's resultClose when the opening handshake failed.
+const msgNotOpened = "The WebSocket opening handshake was never completed!"
+
+// gradeOrder is the order in which Autobahn's Python 2 dictionary of
+// expectations is tried; it matters only if two expectations are equal.
+var gradeOrder = []string{OK, NonStrict}
+
+// grade judges a finished session against its case, as Autobahn's
+// Case.onConnectionLost and the case classes that extend it do.
+func grade(c *Case, s *session, opened bool, started time.Time, dur time.Duration) *Result {
 	s.mu.Lock()
-	events := append([]Event(nil), s.events...)
-	violations := append([]string(nil), s.violations...)
 	r := &Result{
-		ID: c.ID, Description: c.Description, Expected: c.Expected, Duration: dur,
-		ClosedByMe: s.closedByMe, DroppedByMe: s.droppedByMe,
-		LocalCode: s.localCode, RemoteCode: s.remoteCode, RemoteReason: s.remoteReason,
-		Observed: notation(events),
+		ID: c.ID, Description: c.Description, Expectation: c.Expectation, Expected: c.Expected, ExpectedClose: c.Close,
+		Started: started, Duration: dur, IsServer: s.isServer,
+		ClosedByMe: s.closedByMe, FailedByMe: s.failedByMe, DroppedByMe: s.droppedByMe, WasClean: s.wasClean,
+		WasNotCleanReason:              s.wasNotCleanReason,
+		WasServerConnectionDropTimeout: s.wasServerConnectionDropTimeout,
+		WasCloseHandshakeTimeout:       s.wasCloseHandshakeTimeout,
+		LocalCode:                      s.localCode, LocalReason: s.localReason,
+		RemoteCode: s.remoteCode, RemoteReason: s.remoteReason,
+		Observed: notation(s.events),
+	}
+	var lastMessage *Event
+	for i := range s.events {
+		if s.events[i].Kind == "message" {
+			lastMessage = &s.events[i]
+		}
 	}
 	failed := s.failed
 	if s.deflate != nil {
 		r.Extensions = s.deflate.response
 	}
+	for _, v := range s.violations {
+		r.Deviations = append(r.Deviations, Deviation{CheckPeerFrames, v})
+	}
 	s.mu.Unlock()
-	r.WasClean = s.wasClean()
+	if r.WasClean {
+		r.WasNotCleanReason = ""
+	}
+	if err := s.writeFailed(); err != nil && !s.peerDroppedTCP {
+		r.Deviations = append(r.Deviations, Deviation{CheckPeerFrames, "the fuzzer could not send: " + err.Error()})
+	}
 
-	// Behaviour: the events.
+	// Behaviour: the events against the expectations, or, for the cases
+	// that expect none (echoes counted by the script, compression), the
+	// script's own verdict.
+	r.Behavior, r.Result = Failed, "Actual events differ from any expected."
 	switch {
-	case len(violations) > 0:
-		r.Behavior, r.Reason = Failed, "the peer broke the protocol: "+violations[0]
-	case failed != "":
-		r.Behavior, r.Reason = Failed, failed
+	case c.Deflate != nil && s.deflate == nil:
+		r.Behavior, r.Result = Unimplemented, "The permessage-deflate offer was declined."
+	case len(c.Expected) == 0 && failed != "":
+		r.Result = failed
 	case len(c.Expected) == 0:
-		r.Behavior = OK
-	case sameEvents(r.Observed, c.Expected[OK]):
-		r.Behavior = OK
-	case c.Expected[NonStrict] != nil && sameEvents(r.Observed, c.Expected[NonStrict]):
-		r.Behavior, r.Reason = NonStrict, "the events match only the non-strict expectation"
+		r.Behavior, r.Result = OK, "Ok, received all echo'ed messages in time."
+		if g, a := caseGroup(c.ID); g == 9 && a <= 6 && lastMessage != nil {
+			r.Result = fmt.Sprintf("Received %s message of length %d.", map[bool]string{true: "binary", false: "text"}[lastMessage.Binary], len(lastMessage.Payload))
+		}
 	default:
-		r.Behavior, r.Reason = Failed, fmt.Sprintf("observed %v, expected %v", r.Observed, c.Expected)
+		for _, g := range gradeOrder {
+			if exp, ok := c.Expected[g]; ok && sameEvents(r.Observed, exp) {
+				r.Behavior, r.Result = g, "Actual events match at least one expected."
+				break
+			}
+		}
+	}
+
+	if len(c.Expected) == 0 {
+		// These cases count their echoes themselves; Autobahn's list of
+		// received events stays empty.
+		r.Observed = [][]any{}
 	}
 
 	// Closing behaviour.
 	exp := c.Close
 	switch {
-	case r.LocalCode == -1 && r.RemoteCode == -1:
-		r.BehaviorClose = Failed
-		r.addReason("no closing handshake: the peer dropped TCP without a close frame")
-	case r.ClosedByMe != exp.ClosedByMe:
-		r.BehaviorClose = Failed
-		if exp.ClosedByMe {
-			r.addReason("the peer started the closing handshake where it should have waited (close code %d)", r.RemoteCode)
-		} else {
-			r.addReason("the peer did not fail the connection")
-		}
+	case !opened:
+		r.BehaviorClose, r.ResultClose = Failed, msgNotOpened
+	case exp.ClosedByMe != r.ClosedByMe:
+		r.BehaviorClose, r.ResultClose = Failed, "The connection was failed by the wrong endpoint"
 	case exp.RequireClean && !r.WasClean:
-		r.BehaviorClose = Unclean
-		r.addReason("closing not clean: %s", s.uncleanReason())
-	case !slices.Contains(exp.Codes, r.RemoteCode):
-		r.BehaviorClose = WrongCode
-		r.addReason("close code %d, expected one of %v", r.RemoteCode, exp.Codes)
+		r.BehaviorClose, r.ResultClose = Unclean, "The spec requires the connection to be failed cleanly here"
+	case r.RemoteCode != -1 && !slices.Contains(exp.Codes, r.RemoteCode):
+		// A close frame without a code is accepted.
+		r.BehaviorClose, r.ResultClose = WrongCode, fmt.Sprintf("The close code should have been %s or empty", joinCodes(exp.Codes))
+	case !r.IsServer && r.DroppedByMe:
+		r.BehaviorClose, r.ResultClose = FailedByClient, "It is preferred that the server close the TCP connection"
 	default:
-		r.BehaviorClose = OK
+		r.BehaviorClose, r.ResultClose = OK, "Connection was properly closed"
 	}
-
+	if opened && exp.WrongEndpointFatal && exp.ClosedByMe != r.ClosedByMe {
+		// The peer did not notice the invalid UTF-8 at all.
+		r.Behavior = Failed
+	}
+	if c.wrongCodeFails && r.BehaviorClose == WrongCode {
+		r.Behavior, r.Result = Failed, r.ResultClose
+	}
 	if c.Informational {
+		switch {
+		case c.ID != "7.1.6":
+			r.Result = "Actual events are undefined by the spec."
+		case r.Behavior == OK:
+			r.Result = "Text message was processed before close."
+		case r.Behavior == NonStrict:
+			r.Result = "Close was processed before text message could be returned."
+		}
 		r.Behavior, r.BehaviorClose = Informational, Informational
-	}
-	if c.Deflate != nil && s.deflate == nil && r.Behavior != Failed {
-		r.Behavior = Unimplemented
-		r.addReason("permessage-deflate offer declined")
 	}
 	return r
 }
 
-func (r *Result) addReason(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if r.Reason != "" {
-		r.Reason += "; "
-	}
-	r.Reason += msg
+// caseGroup returns the first two numbers of a case id.
+func caseGroup(id string) (g, a int) {
+	fmt.Sscanf(id, "%d.%d", &g, &a)
+	return g, a
 }
 
-// uncleanReason says what went wrong with the end of TCP.
-func (s *session) uncleanReason() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.localCode == -1 || s.remoteCode == -1:
-		return "the closing handshake did not complete"
-	case s.isServer && s.peerDroppedTCP:
-		return "the client dropped TCP before the server"
-	case s.droppedByMe:
-		return "the server did not close TCP after the closing handshake in time"
+func joinCodes(codes []int) string {
+	s := ""
+	for i, c := range codes {
+		if i > 0 {
+			s += ","
+		}
+		s += fmt.Sprint(c)
 	}
-	return "TCP did not end properly"
+	return s
+}
+
+// notOpened is the result of a case whose opening handshake failed.
+func notOpened(c *Case, isServer bool, started time.Time, err error) *Result {
+	return &Result{
+		ID: c.ID, Description: c.Description, Expectation: c.Expectation, Expected: c.Expected, ExpectedClose: c.Close,
+		Started: started, Duration: time.Since(started), IsServer: isServer,
+		Behavior: Failed, Result: "Actual events differ from any expected.",
+		BehaviorClose: Failed, ResultClose: msgNotOpened,
+		WasNotCleanReason: err.Error(), WasOpenHandshakeTimeout: isTimeout(err),
+		LocalCode: -1, RemoteCode: -1, Observed: [][]any{},
+	}
 }

@@ -1,73 +1,80 @@
 package conformance
 
 import (
+	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
-// Summary counts results per grade and lists those that are not strict.
-func Summary(w io.Writer, results []*Result) (strict bool) {
-	counts := map[string]int{}
+// gradeNames in the order summaries list them.
+var gradeNames = []string{OK, NonStrict, Informational, Unimplemented, Failed, Unclean, WrongCode, FailedByClient}
+
+// Summary writes the Autobahn grades (counts, then every case that is not
+// strictly OK) and, in a section of its own, the findings beyond Autobahn.
+// It reports whether every case is strictly OK by Autobahn's grades and
+// whether no finding failed.
+func Summary(w io.Writer, results []*Result, findings []Finding) (autobahnOK, strictOK bool) {
+	behavior, closing := map[string]int{}, map[string]int{}
 	var bad []*Result
 	for _, r := range results {
-		counts["behavior "+r.Behavior]++
-		counts["close "+r.BehaviorClose]++
+		behavior[r.Behavior]++
+		closing[r.BehaviorClose]++
 		if !r.Strict() {
 			bad = append(bad, r)
 		}
 	}
-	keys := make([]string, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
+	counts := func(m map[string]int) string {
+		var parts []string
+		for _, g := range gradeNames {
+			if m[g] > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", g, m[g]))
+			}
+		}
+		return strings.Join(parts, ", ")
 	}
-	sort.Strings(keys)
-	fmt.Fprintf(w, "%d cases:", len(results))
-	for _, k := range keys {
-		fmt.Fprintf(w, "  %s %d", k, counts[k])
-	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Autobahn grades, %d cases\n  behavior: %s\n  closing behavior: %s\n", len(results), counts(behavior), counts(closing))
 	for _, r := range bad {
-		fmt.Fprintf(w, "  %-8s %-13s %-10s %s\n", r.ID, r.Behavior, r.BehaviorClose, r.Reason)
+		fmt.Fprintf(w, "  %-8s %-13s %-16s %s\n", r.ID, r.Behavior, r.BehaviorClose, r.Reason())
 	}
 	if len(bad) == 0 {
-		fmt.Fprintln(w, "all cases strictly OK")
+		fmt.Fprintln(w, "  every case strictly OK")
 	}
-	return len(bad) == 0
+	strictOK = true
+	if len(findings) > 0 {
+		fmt.Fprintln(w, "Beyond Autobahn (count with -strict)")
+		for _, f := range findings {
+			fmt.Fprintf(w, "  %-13s %-20s %s\n", f.Verdict, f.Check, f.Description)
+			if len(f.Cases) > 0 {
+				fmt.Fprintf(w, "      cases: %s\n", casesList(f.Cases))
+			}
+			for _, d := range f.Details {
+				if f.Verdict == OK && !strings.HasPrefix(d, Failed) && f.Check == CheckHandshake {
+					continue // the passed handshake probes are in the report
+				}
+				fmt.Fprintf(w, "      %s\n", d)
+			}
+			if !f.Passed() {
+				strictOK = false
+			}
+		}
+	}
+	return len(bad) == 0, strictOK
 }
 
-// reportEntry is one case in an index, as Autobahn's index.json has it.
+// reportEntry is one case in index.json, as Autobahn writes it.
 type reportEntry struct {
 	Behavior        string `json:"behavior"`
 	BehaviorClose   string `json:"behaviorClose"`
 	Duration        int64  `json:"duration"`
 	RemoteCloseCode *int   `json:"remoteCloseCode"`
 	ReportFile      string `json:"reportfile"`
-}
-
-// caseReport is the per-case report, with Autobahn's field names.
-type caseReport struct {
-	Agent            string             `json:"agent"`
-	ID               string             `json:"id"`
-	Description      string             `json:"description"`
-	Behavior         string             `json:"behavior"`
-	BehaviorClose    string             `json:"behaviorClose"`
-	Result           string             `json:"result"`
-	Duration         int64              `json:"duration"`
-	Expected         map[string][][]any `json:"expected"`
-	Received         [][]any            `json:"received"`
-	ClosedByMe       bool               `json:"closedByMe"`
-	DroppedByMe      bool               `json:"droppedByMe"`
-	WasClean         bool               `json:"wasClean"`
-	LocalCloseCode   *int               `json:"localCloseCode"`
-	RemoteCloseCode  *int               `json:"remoteCloseCode"`
-	RemoteCloseRsn   *string            `json:"remoteCloseReason"`
-	NegotiatedDeflat string             `json:"extensions,omitempty"`
 }
 
 func code(c int) *int {
@@ -77,57 +84,119 @@ func code(c int) *int {
 	return &c
 }
 
-func reportFile(agent, id string) string {
-	return strings.ToLower(strings.ReplaceAll(agent, " ", "_")) + "_case_" + strings.ReplaceAll(id, ".", "_") + ".json"
+// closeReason is a close reason as Autobahn reports it: null when absent,
+// hex when it is not UTF-8.
+func closeReason(p []byte) *string {
+	if p == nil {
+		return nil
+	}
+	s := string(p)
+	if !utf8.Valid(p) {
+		s = hex.EncodeToString(p)
+	}
+	return &s
 }
 
-// WriteJSON writes dir/index.json in the shape of Autobahn's index
+// cleanForFilename is Autobahn's: lower case, runs of anything but
+// letters and digits become one underscore.
+func cleanForFilename(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			return r
+		}
+		return ' '
+	}, strings.ToLower(strings.TrimSpace(s)))
+	return strings.ReplaceAll(strings.TrimSpace(s), " ", "_")
+}
+
+func reportFile(agent, id string) string {
+	return cleanForFilename(agent) + "_case_" + strings.ReplaceAll(id, ".", "_") + ".json"
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// caseReport is the per-case report with Autobahn's field names and
+// meanings (its wire log and traffic statistics left out).
+func caseReport(agent string, number int, r *Result) map[string]any {
+	expected := r.Expected
+	if expected == nil {
+		expected = map[string][][]any{}
+	}
+	return map[string]any{
+		"agent": agent, "case": number, "id": r.ID,
+		"description": r.Description, "expectation": r.Expectation,
+		"behavior": r.Behavior, "behaviorClose": r.BehaviorClose,
+		"result": r.Result, "resultClose": r.ResultClose,
+		"started":  r.Started.UTC().Format("2006-01-02T15:04:05.000Z"),
+		"duration": r.Duration.Milliseconds(),
+		"expected": expected, "expectedClose": r.ExpectedClose, "received": r.Observed,
+		"isServer": r.IsServer, "closedByMe": r.ClosedByMe, "failedByMe": r.FailedByMe, "droppedByMe": r.DroppedByMe,
+		"wasClean": r.WasClean, "wasNotCleanReason": nullable(r.WasNotCleanReason),
+		"wasServerConnectionDropTimeout": r.WasServerConnectionDropTimeout,
+		"wasOpenHandshakeTimeout":        r.WasOpenHandshakeTimeout,
+		"wasCloseHandshakeTimeout":       r.WasCloseHandshakeTimeout,
+		"localCloseCode":                 code(r.LocalCode), "localCloseReason": closeReason(r.LocalReason),
+		"remoteCloseCode": code(r.RemoteCode), "remoteCloseReason": closeReason(r.RemoteReason),
+	}
+}
+
+// WriteJSON writes, in dir, index.json in the shape of Autobahn's
 // ({agent: {case: {behavior, behaviorClose, duration, remoteCloseCode,
-// reportfile}}}) and one report file per case.
-func WriteJSON(dir, agent string, results []*Result) error {
+// reportfile}}}), one report per case with Autobahn's field names, and
+// strict.json with the findings beyond Autobahn ({agent: [finding]}).
+func WriteJSON(dir, agent string, results []*Result, findings []Finding) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	index := map[string]map[string]reportEntry{agent: {}}
-	for _, r := range results {
+	for i, r := range results {
 		file := reportFile(agent, r.ID)
 		index[agent][r.ID] = reportEntry{r.Behavior, r.BehaviorClose, r.Duration.Milliseconds(), code(r.RemoteCode), file}
-		rep := caseReport{
-			Agent: agent, ID: r.ID, Description: r.Description, Behavior: r.Behavior, BehaviorClose: r.BehaviorClose,
-			Result: r.Reason, Duration: r.Duration.Milliseconds(), Expected: r.Expected, Received: r.Observed,
-			ClosedByMe: r.ClosedByMe, DroppedByMe: r.DroppedByMe, WasClean: r.WasClean,
-			LocalCloseCode: code(r.LocalCode), RemoteCloseCode: code(r.RemoteCode), NegotiatedDeflat: r.Extensions,
-		}
-		if r.RemoteCode >= 0 {
-			rep.RemoteCloseRsn = &r.RemoteReason
-		}
-		if err := writeJSONFile(filepath.Join(dir, file), rep); err != nil {
+		if err := writeJSONFile(filepath.Join(dir, file), caseReport(agent, i+1, r)); err != nil {
 			return err
 		}
+	}
+	if err := writeJSONFile(filepath.Join(dir, "strict.json"), map[string][]Finding{agent: findings}); err != nil {
+		return err
 	}
 	return writeJSONFile(filepath.Join(dir, "index.json"), index)
 }
 
+// writeJSONFile writes v as Autobahn does: keys sorted, three spaces of
+// indent.
 func writeJSONFile(name string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "   ")
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	return os.WriteFile(name, append(b, '\n'), 0o644)
+	return os.WriteFile(name, buf.Bytes(), 0o644)
 }
 
 var htmlReport = template.Must(template.New("report").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>websock conformance: {{.Agent}}</title>
-<style>body{font-family:sans-serif}td,th{padding:2px 8px;border-bottom:1px solid #ddd}
-.OK,.INFORMATIONAL{background:#cfc}.NON-STRICT,.UNIMPLEMENTED{background:#ffc}.FAILED,.UNCLEAN,.WRONG{background:#fcc}</style></head>
+<style>body{font-family:sans-serif}td,th{padding:2px 8px;border-bottom:1px solid #ddd;vertical-align:top}
+.OK,.INFORMATIONAL{background:#cfc}.NON-STRICT,.UNIMPLEMENTED,.NOT{background:#ffc}.FAILED,.UNCLEAN,.WRONG{background:#fcc}</style></head>
 <body><h1>{{.Agent}}: {{.Strict}} of {{len .Results}} cases strictly OK</h1>
+<h2>Autobahn grades</h2>
 <table><tr><th>case</th><th>behavior</th><th>close</th><th>ms</th><th>description</th><th>reason</th></tr>
 {{range .Results}}<tr><td>{{.ID}}</td><td class="{{.Behavior}}">{{.Behavior}}</td><td class="{{.BehaviorClose}}">{{.BehaviorClose}}</td><td>{{.Duration.Milliseconds}}</td><td>{{.Description}}</td><td>{{.Reason}}</td></tr>
-{{end}}</table></body></html>
+{{end}}</table>
+{{if .Findings}}<h2>Beyond Autobahn</h2>
+<table><tr><th>check</th><th>verdict</th><th>description</th><th>details</th></tr>
+{{range .Findings}}<tr><td>{{.Check}}</td><td class="{{.Verdict}}">{{.Verdict}}</td><td>{{.Description}}</td><td>{{range .Details}}{{.}}<br>{{end}}{{if .Cases}}cases: {{range .Cases}}{{.}} {{end}}{{end}}</td></tr>
+{{end}}</table>{{end}}</body></html>
 `))
 
-// WriteHTML writes a summary table of the results.
-func WriteHTML(w io.Writer, agent string, results []*Result) error {
+// WriteHTML writes a summary table of the results and the findings.
+func WriteHTML(w io.Writer, agent string, results []*Result, findings []Finding) error {
 	strict := 0
 	for _, r := range results {
 		if r.Strict() {
@@ -135,8 +204,9 @@ func WriteHTML(w io.Writer, agent string, results []*Result) error {
 		}
 	}
 	return htmlReport.Execute(w, struct {
-		Agent   string
-		Strict  int
-		Results []*Result
-	}{agent, strict, results})
+		Agent    string
+		Strict   int
+		Results  []*Result
+		Findings []Finding
+	}{agent, strict, results, findings})
 }

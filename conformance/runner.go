@@ -3,16 +3,17 @@ package conformance
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"crypto/sha1"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,65 +55,112 @@ type ClientConfig struct {
 	URL string
 	// TLSConfig for wss://; nil verifies against the system roots.
 	TLSConfig *tls.Config
-	// Progress, if set, is called after each case.
+	// Progress, if set, is called after each case, from one goroutine at
+	// a time.
 	Progress func(done, total int, r *Result)
+	// Parallel is how many cases run at once (0 or 1: one after the
+	// other, as Autobahn does).
+	Parallel int
+	// Timing bounds the fuzzer's waits; the zero value is generous.
+	Timing Timing
 }
 
 // RunServer plays cases against the server at cfg.URL, one connection per
-// case, and returns their results in order.
+// case, and returns their results in the order of cases.
 func RunServer(ctx context.Context, cases []*Case, cfg ClientConfig) ([]*Result, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
 		return nil, err
 	}
-	var results []*Result
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return nil, fmt.Errorf("conformance: %s is not a ws:// or wss:// URL", cfg.URL)
+	}
+	results := make([]*Result, len(cases))
+	var (
+		mu   sync.Mutex
+		done int
+		wg   sync.WaitGroup
+	)
+	slots := make(chan struct{}, max(1, cfg.Parallel))
 	for i, c := range cases {
-		if err := ctx.Err(); err != nil {
-			return results, err
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
 		}
-		r, err := runClientCase(ctx, u, cfg.TLSConfig, c)
-		if err != nil {
-			r = &Result{ID: c.ID, Description: c.Description, Behavior: Failed, BehaviorClose: Failed, Reason: err.Error(), LocalCode: -1, RemoteCode: -1}
+		if ctx.Err() != nil {
+			break
 		}
-		results = append(results, r)
-		if cfg.Progress != nil {
-			cfg.Progress(i+1, len(cases), r)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			r := runClientCase(ctx, u, cfg, c)
+			mu.Lock()
+			defer mu.Unlock()
+			results[i] = r
+			done++
+			if cfg.Progress != nil {
+				cfg.Progress(done, len(cases), r)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return slices.DeleteFunc(results, func(r *Result) bool { return r == nil }), err
 	}
 	return results, nil
 }
 
-// runClientCase connects, performs the opening handshake and plays c.
-func runClientCase(ctx context.Context, u *url.URL, tlsConfig *tls.Config, c *Case) (*Result, error) {
-	start := time.Now()
+// openHandshakeTimeout bounds the opening handshake (Autobahn: 5 s).
+const openHandshakeTimeout = 10 * time.Second
+
+// dialPeer opens TCP, and TLS for wss://, to the server at u.
+func dialPeer(ctx context.Context, u *url.URL, tlsConfig *tls.Config) (net.Conn, error) {
 	host := u.Host
 	if u.Port() == "" {
 		host += map[bool]string{true: ":443", false: ":80"}[u.Scheme == "wss"]
 	}
-	d := net.Dialer{Timeout: 5 * time.Second}
+	d := net.Dialer{Timeout: openHandshakeTimeout}
 	nc, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
 		return nil, err
 	}
-	if u.Scheme == "wss" {
-		cfg := &tls.Config{}
-		if tlsConfig != nil {
-			cfg = tlsConfig.Clone()
-		}
-		if cfg.ServerName == "" {
-			cfg.ServerName = u.Hostname()
-		}
-		tc := tls.Client(nc, cfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			nc.Close()
-			return nil, err
-		}
-		nc = tc
+	if u.Scheme != "wss" {
+		return nc, nil
+	}
+	cfg := &tls.Config{}
+	if tlsConfig != nil {
+		cfg = tlsConfig.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = u.Hostname()
+	}
+	tc := tls.Client(nc, cfg)
+	hctx, cancel := context.WithTimeout(ctx, openHandshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return tc, nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// runClientCase connects, performs the opening handshake and plays c.
+func runClientCase(ctx context.Context, u *url.URL, cfg ClientConfig, c *Case) *Result {
+	start := time.Now()
+	nc, err := dialPeer(ctx, u, cfg.TLSConfig)
+	if err != nil {
+		return notOpened(c, false, start, err)
 	}
 	defer nc.Close()
-	var nonce [16]byte
-	rand.Read(nonce[:])
-	key := base64.StdEncoding.EncodeToString(nonce[:])
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	defer stop()
+	key := newKey()
 	req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: websock-conformance\r\n" +
 		"Upgrade: WebSocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n"
 	if c.Deflate != nil {
@@ -122,38 +170,87 @@ func runClientCase(ctx context.Context, u *url.URL, tlsConfig *tls.Config, c *Ca
 		}
 		req += "Sec-WebSocket-Extensions: " + strings.Join(offers, ", ") + "\r\n"
 	}
-	nc.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(nc, req+"\r\n"); err != nil {
-		return nil, err
-	}
 	br := bufio.NewReaderSize(nc, 64<<10)
-	resp, err := http.ReadResponse(br, nil)
+	ds, deviations, err := clientHandshake(nc, br, req+"\r\n", key, c)
 	if err != nil {
-		return nil, fmt.Errorf("opening handshake: %w", err)
+		return notOpened(c, false, start, fmt.Errorf("opening handshake: %w", err))
 	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		return nil, fmt.Errorf("opening handshake: status %s", resp.Status)
-	}
-	if resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key) {
-		return nil, fmt.Errorf("opening handshake: wrong Sec-WebSocket-Accept")
-	}
-	nc.SetDeadline(time.Time{})
-	var ds *deflateSession
-	var negotiationErr error
-	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); ext != "" {
-		if c.Deflate == nil {
-			negotiationErr = fmt.Errorf("extension %q in the response was not offered", ext)
-		} else {
-			ds, negotiationErr = negotiate(c.Deflate.offers, ext)
-		}
-	}
-	s := newSession(nc, br, false, ds)
-	if negotiationErr != nil {
-		s.violation("%v", negotiationErr)
-	}
+	s := newSession(nc, br, false, ds, cfg.Timing)
 	c.script(s)
 	s.finish(c)
-	return grade(c, s, time.Since(start)), nil
+	r := grade(c, s, true, start, time.Since(start))
+	r.Deviations = append(deviations, r.Deviations...)
+	return r
+}
+
+// clientHandshake sends the opening handshake and reads the response as
+// Autobahn's client does: a 101 with the right Sec-WebSocket-Accept, at
+// most one Sec-WebSocket-Extensions header, and a permessage-deflate
+// response only to an offer, that it can parse. Other extensions are
+// ignored by Autobahn; they, and responses that do not honour the offer,
+// are returned as deviations.
+func clientHandshake(nc net.Conn, br *bufio.Reader, req, key string, c *Case) (*deflateSession, []Deviation, error) {
+	if err := nc.SetDeadline(time.Now().Add(openHandshakeTimeout)); err != nil {
+		return nil, nil, err
+	}
+	if _, err := io.WriteString(nc, req); err != nil {
+		return nil, nil, err
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := nc.SetDeadline(time.Time{}); err != nil {
+		return nil, nil, err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return nil, nil, fmt.Errorf("status %s", resp.Status)
+	}
+	if resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key) {
+		return nil, nil, fmt.Errorf("wrong Sec-WebSocket-Accept")
+	}
+	var deviations []Deviation
+	if p := resp.Header.Get("Sec-WebSocket-Protocol"); p != "" {
+		deviations = append(deviations, Deviation{CheckHandshake, fmt.Sprintf("subprotocol %q chosen though none was offered (RFC 6455 §4.1)", p)})
+	}
+	exts := resp.Header.Values("Sec-WebSocket-Extensions")
+	if len(exts) > 1 {
+		return nil, nil, fmt.Errorf("Sec-WebSocket-Extensions header appears more than once")
+	}
+	var ds *deflateSession
+	for _, ext := range splitList(strings.Join(exts, ",")) {
+		name, _, _ := strings.Cut(ext, ";")
+		if strings.TrimSpace(name) != "permessage-deflate" {
+			deviations = append(deviations, Deviation{CheckHandshake, fmt.Sprintf("extension %q accepted though not offered (RFC 6455 §9.1)", ext)})
+			continue
+		}
+		if ds != nil {
+			return nil, nil, fmt.Errorf("multiple occurrence of permessage-deflate")
+		}
+		if c.Deflate == nil {
+			return nil, nil, fmt.Errorf("permessage-deflate response %q to no offer", ext)
+		}
+		var dev string
+		ds, dev, err = negotiate(c.Deflate.offers, ext)
+		if err != nil {
+			return nil, nil, err
+		}
+		if dev != "" {
+			deviations = append(deviations, Deviation{CheckDeflateNegotiation, dev})
+		}
+	}
+	return ds, deviations, nil
+}
+
+// splitList splits a comma-separated header value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 func acceptKey(key string) string {
@@ -170,6 +267,8 @@ type Server struct {
 	// OnReport, if set, is called by /updateReports with the results so
 	// far of that agent.
 	OnReport func(agent string, results []*Result)
+	// Timing bounds the fuzzer's waits; the zero value is generous.
+	Timing Timing
 
 	running sync.WaitGroup // cases being played
 	mu      sync.Mutex
@@ -216,33 +315,34 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c != nil && c.Deflate != nil {
 		respExt, ds = acceptOffer(r.Header.Values("Sec-WebSocket-Extensions"), c.Deflate.offers[0])
 	}
+	start := time.Now()
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
+		s.record(agent, c, notOpened(c, true, start, err))
 		return
 	}
 	defer nc.Close()
-	nc.SetDeadline(time.Time{})
 	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + acceptKey(key) + "\r\n"
 	if respExt != "" {
 		resp += "Sec-WebSocket-Extensions: " + respExt + "\r\n"
 	}
-	brw.WriteString(resp + "\r\n")
-	if brw.Flush() != nil {
+	err = nc.SetDeadline(time.Time{})
+	if err == nil {
+		_, err = brw.WriteString(resp + "\r\n")
+	}
+	if err == nil {
+		err = brw.Flush()
+	}
+	if err != nil {
+		s.record(agent, c, notOpened(c, true, start, err))
 		return
 	}
-	start := time.Now()
-	sess := newSession(nc, brw.Reader, true, ds)
+	sess := newSession(nc, brw.Reader, true, ds, s.Timing)
 	switch {
 	case c != nil:
 		c.script(sess)
 		sess.finish(c)
-		res := grade(c, sess, time.Since(start))
-		s.mu.Lock()
-		if s.results == nil {
-			s.results = map[string][]*Result{}
-		}
-		s.results[agent] = append(s.results[agent], res)
-		s.mu.Unlock()
+		s.record(agent, c, grade(c, sess, true, start, time.Since(start)))
 	case r.URL.Path == "/getCaseCount":
 		sess.send(oneChop, text(strconv.Itoa(len(s.Cases))))
 		sess.finish(&Case{Close: CloseExpectation{ClosedByMe: true}})
@@ -252,6 +352,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		sess.finish(&Case{Close: CloseExpectation{ClosedByMe: true}})
 	}
+}
+
+// record keeps the result of a case for agent; c nil is no case.
+func (s *Server) record(agent string, c *Case, res *Result) {
+	if c == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.results == nil {
+		s.results = map[string][]*Result{}
+	}
+	s.results[agent] = append(s.results[agent], res)
 }
 
 // acceptOffer answers a client's permessage-deflate offers as the fuzzing

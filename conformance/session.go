@@ -23,49 +23,58 @@ type Event struct {
 	Binary  bool   // for messages
 }
 
-// Timing of the fuzzer. Autobahn waits whole seconds; these are shorter but
-// leave a loopback peer plenty of time.
-var (
-	// settleTimeout bounds the wait for the expected events before the
-	// fuzzer starts the closing handshake.
-	settleTimeout = 2 * time.Second
-	// failTimeout is how long the fuzzer waits for the peer to fail the
-	// connection, in cases where it must.
-	failTimeout = 2 * time.Second
-	// closeTimeout bounds each wait of the closing handshake.
-	closeTimeout = 2 * time.Second
-	// pause stands for Autobahn's one-second waits inside a case.
-	pause = 100 * time.Millisecond
-	// failFastWindow is how long the peer has to fail on invalid UTF-8
-	// before the fuzzer sends the rest (cases 6.4.x).
-	failFastWindow = 500 * time.Millisecond
-)
-
 // maxFrame is the largest frame the fuzzer reads (cases go up to 16 MiB).
 const maxFrame = 64 << 20
 
-// session is one case played on one connection.
+// writeChunk is the most the fuzzer hands to one Write call, so that a
+// peer that reads slowly but steadily never runs into the write timeout.
+const writeChunk = 64 << 10
+
+// WebSocket states of the fuzzer's side of a connection, as Autobahn's
+// protocol has them.
+const (
+	stateOpen    = iota
+	stateClosing // a close frame was sent
+	stateClosed  // TCP is gone
+)
+
+// session is one case played on one connection. Its closing machinery is
+// Autobahn's (autobahn.websocket.protocol): the fuzzer fails the connection
+// on the peer's protocol errors by sending a close frame, answers a close
+// frame with 1000, and as a server drops TCP as soon as the closing
+// handshake is done.
 type session struct {
 	nc       net.Conn
 	br       *bufio.Reader
 	isServer bool // the fuzzer is the server, the peer a client
 	deflate  *deflateSession
+	timing   Timing
 
-	wmu sync.Mutex // serializes writes
+	wmu      sync.Mutex // serializes writes
+	writeErr error      // the first write that failed; nothing is written after it
 
-	mu             sync.Mutex
-	changed        chan struct{} // closed and renewed on every change below
-	events         []Event
-	violations     []string // protocol errors the peer made
-	localCode      int      // code of the close frame the fuzzer sent, -1 for none
-	localPayload   []byte
-	remoteCode     int // code of the close frame the peer sent, -1 none, 1005 empty
-	remoteReason   string
-	closedByMe     bool // the fuzzer sent close first
-	closeStarted   bool
+	mu         sync.Mutex
+	changed    chan struct{} // closed and renewed on every change below
+	events     []Event
+	violations []string // protocol errors the peer made
+	state      int
+
+	closedByMe  bool // the fuzzer sent the first close frame
+	failedByMe  bool // the fuzzer failed the connection (protocol error or timeout)
+	droppedByMe bool // the fuzzer closed TCP
+	wasClean    bool // closing handshake done, and TCP ended by the server
+
+	wasNotCleanReason              string
+	wasServerConnectionDropTimeout bool
+	wasCloseHandshakeTimeout       bool
+
+	localCode    int // code of the close frame the fuzzer sent, -1 for none or no code
+	localReason  []byte
+	gotClose     bool // a close frame arrived
+	remoteCode   int  // code of the peer's close frame, -1 for none or no code
+	remoteReason []byte
+
 	peerDroppedTCP bool // TCP ended from the peer's side
-	droppedByMe    bool // the fuzzer cut TCP because the peer did not end it in time
-	tcpClosedByMe  bool // the fuzzer closed TCP (as a server, or dropping)
 	readerDone     chan struct{}
 	failed         string // a script's own check failed (9.x echo contents)
 
@@ -76,9 +85,9 @@ type session struct {
 	inFrags bool
 }
 
-func newSession(nc net.Conn, br *bufio.Reader, isServer bool, d *deflateSession) *session {
+func newSession(nc net.Conn, br *bufio.Reader, isServer bool, d *deflateSession, t Timing) *session {
 	s := &session{
-		nc: nc, br: br, isServer: isServer, deflate: d,
+		nc: nc, br: br, isServer: isServer, deflate: d, timing: t.withDefaults(),
 		changed: make(chan struct{}), localCode: -1, remoteCode: -1,
 		readerDone: make(chan struct{}),
 	}
@@ -117,11 +126,42 @@ func (s *session) waitFor(timeout time.Duration, cond func() bool) bool {
 	}
 }
 
-func (s *session) violation(format string, args ...any) {
+// protocolViolation records a protocol error of the peer and fails the
+// connection with 1002, as Autobahn does.
+func (s *session) protocolViolation(format string, args ...any) {
+	s.recordViolation(format, args...)
+	s.failConnection(1002, "protocol violation")
+}
+
+// invalidPayload records invalid UTF-8 from the peer and fails the
+// connection with 1007.
+func (s *session) invalidPayload(format string, args ...any) {
+	s.recordViolation(format, args...)
+	s.failConnection(1007, "invalid payload")
+}
+
+func (s *session) recordViolation(format string, args ...any) {
 	s.mu.Lock()
 	s.violations = append(s.violations, fmt.Sprintf(format, args...))
 	s.notify()
 	s.mu.Unlock()
+}
+
+// failConnection is Autobahn's failConnection: a close frame while the
+// connection is open, a dropped TCP connection while it is closing.
+func (s *session) failConnection(code int, reason string) {
+	s.mu.Lock()
+	st := s.state
+	if st != stateClosed {
+		s.failedByMe = true
+	}
+	s.mu.Unlock()
+	switch st {
+	case stateOpen:
+		s.sendClose(closePayload(code, reason), false)
+	case stateClosing:
+		s.drop("")
+	}
 }
 
 func (s *session) addEvent(e Event) {
@@ -138,28 +178,65 @@ func (s *session) readLoop() {
 		f, err := readFrame(s.br, maxFrame)
 		if err != nil {
 			s.mu.Lock()
-			if !s.tcpClosedByMe && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)) {
+			if !s.droppedByMe && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)) {
 				s.peerDroppedTCP = true
 			}
+			if !s.wasClean && !s.droppedByMe && s.wasNotCleanReason == "" {
+				s.wasNotCleanReason = "peer dropped the TCP connection without previous WebSocket closing handshake"
+			}
+			s.state = stateClosed
 			s.notify()
 			s.mu.Unlock()
 			return
 		}
-		if f.masked != s.isServer {
-			s.violation("frame masking wrong for a %s (masked=%v)", map[bool]string{true: "client", false: "server"}[s.isServer], f.masked)
-		}
+		s.checkFrame(f)
 		switch f.op {
 		case opText, opBinary, opCont:
 			s.onData(f)
 		case opPing:
-			s.write(rawFrame{fin: true, op: opPong, payload: f.payload}.encode(!s.isServer))
+			s.mu.Lock()
+			open := s.state == stateOpen
+			s.mu.Unlock()
+			if open {
+				s.writeFrames(rawFrame{fin: true, op: opPong, payload: f.payload})
+			}
 		case opPong:
 			s.addEvent(Event{Kind: "pong", Payload: f.payload})
 		case opClose:
 			s.onClose(f.payload)
-		default:
-			s.violation("reserved opcode %d from the peer", f.op)
 		}
+	}
+}
+
+// checkFrame applies RFC 6455 §5.2 to a frame header from the peer.
+func (s *session) checkFrame(f rawFrame) {
+	if f.masked != s.isServer {
+		s.protocolViolation("frame masking wrong for a %s (masked=%v)", map[bool]string{true: "client", false: "server"}[s.isServer], f.masked)
+	}
+	if f.rsv != 0 && !(s.deflate != nil && f.rsv == 4) {
+		s.protocolViolation("reserved bits %d and no extension negotiated", f.rsv)
+	}
+	switch {
+	case f.op >= 8:
+		if !f.fin {
+			s.protocolViolation("fragmented control frame")
+		}
+		if len(f.payload) > 125 {
+			s.protocolViolation("control frame of %d bytes", len(f.payload))
+		}
+		if f.op > opPong {
+			s.protocolViolation("reserved control opcode %d", f.op)
+		}
+		if f.op == opClose && len(f.payload) == 1 {
+			s.protocolViolation("close frame with a 1-byte payload")
+		}
+		if f.rsv == 4 {
+			s.protocolViolation("compressed control frame")
+		}
+	case f.op > opBinary:
+		s.protocolViolation("reserved data opcode %d", f.op)
+	case f.op == opCont && f.rsv == 4:
+		s.protocolViolation("continuation frame with the compression bit")
 	}
 }
 
@@ -167,11 +244,11 @@ func (s *session) readLoop() {
 func (s *session) onData(f rawFrame) {
 	if f.op != opCont {
 		if s.inFrags {
-			s.violation("new message inside a fragmented one")
+			s.protocolViolation("new message inside a fragmented one")
 		}
 		s.msgOp, s.msgRSV, s.msgBuf, s.inFrags = f.op, f.rsv, s.msgBuf[:0], true
 	} else if !s.inFrags {
-		s.violation("continuation frame without a message")
+		s.protocolViolation("continuation frame without a message")
 		return
 	}
 	s.msgBuf = append(s.msgBuf, f.payload...)
@@ -180,82 +257,109 @@ func (s *session) onData(f rawFrame) {
 	}
 	s.inFrags = false
 	payload := append([]byte(nil), s.msgBuf...)
-	if s.msgRSV&4 != 0 {
-		if s.deflate == nil {
-			s.violation("compressed message without permessage-deflate")
-			return
-		}
+	if s.msgRSV&4 != 0 && s.deflate != nil {
 		var err error
 		if payload, err = s.deflate.decompress(payload); err != nil {
-			s.violation("undecodable compressed message: %v", err)
+			s.protocolViolation("undecodable compressed message: %v", err)
 			return
 		}
-	} else if s.msgRSV != 0 {
-		s.violation("reserved bits %d on a message", s.msgRSV)
 	}
 	if s.msgOp == opText && !utf8.Valid(payload) {
-		s.violation("text message that is not UTF-8")
+		s.invalidPayload("text message that is not UTF-8")
 	}
 	s.addEvent(Event{Kind: "message", Payload: payload, Binary: s.msgOp == opBinary})
 }
 
-// onClose handles the peer's close frame: record it, answer it, and end
-// TCP if the fuzzer is the server.
+// onClose is Autobahn's onCloseFrame: record the peer's close frame, answer
+// it with 1000 if the fuzzer had not closed yet, and as a server drop TCP.
 func (s *session) onClose(p []byte) {
-	code, reason := 1005, ""
+	code, reason := -1, []byte(nil)
 	if len(p) >= 2 {
-		code, reason = int(binary.BigEndian.Uint16(p)), string(p[2:])
+		code = int(binary.BigEndian.Uint16(p))
+	}
+	if len(p) > 2 {
+		reason = p[2:]
 	}
 	s.mu.Lock()
-	s.remoteCode, s.remoteReason = code, reason
-	first := !s.closeStarted
-	s.closeStarted = true
-	answer := s.localCode == -1
+	s.gotClose, s.remoteCode, s.remoteReason = true, code, reason
 	s.notify()
 	s.mu.Unlock()
-	if answer {
-		echo := p
-		if len(p) > 2 {
-			echo = p[:2]
-		}
-		if !first {
-			echo = nil
-		}
-		s.sendClosePayload(echo)
+	if code != -1 && !validCloseCode(code) {
+		s.protocolViolation("invalid close code %d", code)
 	}
-	if s.isServer {
-		// The server closes TCP once the handshake is done.
-		s.closeTCP()
+	if !utf8.Valid(reason) {
+		s.invalidPayload("close reason that is not UTF-8")
+	}
+	s.mu.Lock()
+	st := s.state
+	if st != stateClosed {
+		s.wasClean = true
+	}
+	s.mu.Unlock()
+	if st == stateOpen {
+		s.sendClose(closePayload(1000, ""), true)
+	}
+	if s.isServer && st != stateClosed {
+		// RFC 6455 §7.1.1: the server closes TCP first.
+		s.drop("")
 	}
 }
 
-// closeTCP closes the connection from the fuzzer's side.
-func (s *session) closeTCP() {
+// validCloseCode reports whether a peer may send code (RFC 6455 §7.4).
+func validCloseCode(code int) bool {
+	switch {
+	case code < 1000 || code >= 5000:
+		return false
+	case code <= 2999:
+		return code <= 1003 || (code >= 1007 && code <= 1011)
+	}
+	return true
+}
+
+// drop closes TCP from the fuzzer's side; a non-empty reason makes the
+// closing unclean.
+func (s *session) drop(notClean string) {
 	s.mu.Lock()
-	s.tcpClosedByMe = true
+	if s.state != stateClosed {
+		s.droppedByMe = true
+		s.state = stateClosed
+	}
+	if notClean != "" {
+		s.wasClean = false
+		if s.wasNotCleanReason == "" {
+			s.wasNotCleanReason = notClean
+		}
+	}
+	s.notify()
 	s.mu.Unlock()
 	s.nc.Close()
 }
 
-// wasClean tells whether the closing handshake was complete and TCP ended
-// the way it should: closed by the server after the handshake.
-func (s *session) wasClean() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	handshake := s.localCode != -1 && s.remoteCode != -1
-	if s.isServer {
-		return handshake && !s.peerDroppedTCP && !s.droppedByMe
-	}
-	return handshake && s.peerDroppedTCP && !s.droppedByMe
-}
-
-// write sends bytes, ignoring errors (the peer may have closed: the
-// outcome is judged from what the fuzzer observes).
+// write sends bytes in chunks, each with the write timeout. A failed write
+// may have left a frame half sent, so nothing is written after it: the
+// peer sees the connection end instead of a corrupt stream.
 func (s *session) write(b []byte) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	s.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	s.nc.Write(b)
+	for len(b) > 0 && s.writeErr == nil {
+		n := min(len(b), writeChunk)
+		if err := s.nc.SetWriteDeadline(time.Now().Add(s.timing.Write)); err != nil {
+			s.writeErr = err
+			break
+		}
+		if _, err := s.nc.Write(b[:n]); err != nil {
+			s.writeErr = err
+			break
+		}
+		b = b[n:]
+	}
+}
+
+// writeFailed reports the first failed write, if any.
+func (s *session) writeFailed() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.writeErr
 }
 
 // send writes frames: all in one write (chop 0), or in writes of chop
@@ -280,8 +384,8 @@ func (s *session) send(chop int, frames ...rawFrame) {
 	}
 }
 
-// sendPrecompressed writes frames whose payloads are already compressed.
-func (s *session) sendPrecompressed(frames []rawFrame) {
+// writeFrames writes frames as they are, in one write.
+func (s *session) writeFrames(frames ...rawFrame) {
 	var b []byte
 	for _, f := range frames {
 		b = append(b, f.encode(!s.isServer)...)
@@ -297,38 +401,39 @@ func (s *session) sendEach(frames ...rawFrame) {
 	}
 }
 
-// sendClosePayload sends a close frame with a raw payload.
-func (s *session) sendClosePayload(p []byte) {
+// sendClose is Autobahn's sendCloseFrame: it sends a close frame with a raw
+// payload if the connection is open, and is ignored otherwise.
+func (s *session) sendClose(p []byte, isReply bool) {
 	s.mu.Lock()
-	if s.localCode == -1 {
-		s.localCode = 1005
-		if len(p) >= 2 {
-			s.localCode = int(binary.BigEndian.Uint16(p))
-		}
-		s.localPayload = p
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return
 	}
-	if !s.closeStarted {
-		s.closeStarted, s.closedByMe = true, true
+	s.state = stateClosing
+	s.closedByMe = !isReply
+	s.localCode, s.localReason = -1, nil
+	switch {
+	case len(p) >= 2:
+		s.localCode = int(binary.BigEndian.Uint16(p))
+		if len(p) > 2 {
+			s.localReason = p[2:]
+		}
+	case len(p) == 1:
+		s.localReason = p
 	}
 	s.notify()
 	s.mu.Unlock()
-	s.send(0, rawFrame{fin: true, op: opClose, payload: p})
+	s.writeFrames(rawFrame{fin: true, op: opClose, payload: p})
 }
 
-// closed reports whether the peer's close frame arrived or TCP ended.
-func (s *session) closedLocked() bool {
-	select {
-	case <-s.readerDone:
-		return true
-	default:
-	}
-	return s.remoteCode != -1
-}
+// openLocked reports whether the connection is still open: no close frame
+// sent or received, TCP up.
+func (s *session) openLocked() bool { return s.state == stateOpen && !s.gotClose }
 
 // timeoutMarker waits d; if the connection is still open then, it records
 // the marker and reports true.
 func (s *session) timeoutMarker(marker string, d time.Duration) bool {
-	if s.waitFor(d, s.closedLocked) {
+	if s.waitFor(d, func() bool { return !s.openLocked() }) {
 		return false
 	}
 	s.addEvent(Event{Kind: "timeout", Payload: []byte(marker)})
@@ -348,17 +453,24 @@ func (s *session) messages() []Event {
 	return out
 }
 
-// expectEchoes waits for n messages and checks them against want (the
-// messages sent), recording a failure if they differ.
-func (s *session) expectEchoes(want []Event, timeout time.Duration) {
-	s.waitFor(timeout, func() bool {
+// resetEvents forgets the events so far (round trips checked one by one).
+func (s *session) resetEvents() {
+	s.mu.Lock()
+	s.events = s.events[:0]
+	s.mu.Unlock()
+}
+
+// expectEchoes waits for len(want) messages and checks them against want
+// (the messages sent), recording a failure if they differ.
+func (s *session) expectEchoes(want []Event) {
+	s.waitFor(s.timing.Echo, func() bool {
 		n := 0
 		for _, e := range s.events {
 			if e.Kind == "message" {
 				n++
 			}
 		}
-		return n >= len(want) || s.remoteCode != -1
+		return n >= len(want) || s.gotClose || s.state == stateClosed
 	})
 	got := s.messages()
 	if len(got) != len(want) {
@@ -373,52 +485,77 @@ func (s *session) expectEchoes(want []Event, timeout time.Duration) {
 	}
 }
 
-// finish ends the case: it waits for what the case expects, starts or
-// awaits the closing handshake, and waits for TCP to end.
+// finish ends the case as Autobahn's timers do. Where the fuzzer closes,
+// it waits for the expected events and then sends close with the case's
+// first code (finishWhenDone); if they do not come, the case's own timer
+// ends it: killAfter fails the connection with 1001, closeAfter sends an
+// empty close frame. Where the peer must fail the connection, the fuzzer
+// waits for that and otherwise kills. Then the closing handshake: the
+// peer's close frame within the close timeout (else the fuzzer drops TCP,
+// unclean), and, with the fuzzer as a client, the server's end of TCP
+// (else the fuzzer drops it: unclean after closeAfter; after killAfter,
+// Autobahn's kill timer drops first, which leaves the closing clean).
 func (s *session) finish(c *Case) {
-	s.mu.Lock()
-	started := s.closeStarted
-	s.mu.Unlock()
-	if !started {
-		if c.Close.ClosedByMe {
-			want := len(c.Expected["OK"])
-			s.waitFor(settleTimeout, func() bool {
-				n := 0
-				for _, e := range s.events {
-					if e.Kind != "timeout" {
-						n++
-					}
-				}
-				return n >= want || s.closedLocked()
-			})
-			s.mu.Lock()
-			started = s.closeStarted
-			s.mu.Unlock()
-			if !started {
-				s.sendClosePayload(closePayload(1000, ""))
+	if c.Close.ClosedByMe {
+		ok := c.Expected[OK]
+		matched := s.waitFor(s.timing.Settle, func() bool {
+			if !s.openLocked() || len(c.Expected) == 0 {
+				return true // the script has checked its echoes
 			}
-		} else {
-			s.waitFor(failTimeout, func() bool { return s.closeStarted || s.closedLocked() })
-		}
-	}
-	// The closing handshake: the peer's close frame, then the end of TCP.
-	s.waitFor(closeTimeout, s.closedLocked)
-	if s.isServer {
+			obs := notation(s.events)
+			// More events never match again: stop waiting.
+			return sameEvents(obs, ok) || (len(c.Expected) == 1 && len(obs) >= len(ok))
+		})
 		s.mu.Lock()
-		if s.remoteCode == -1 {
-			s.droppedByMe = true
-		}
+		open := s.openLocked()
+		matched = matched && len(c.Expected) == 1 && sameEvents(notation(s.events), ok)
 		s.mu.Unlock()
-		s.closeTCP()
-	} else {
-		select {
-		case <-s.readerDone:
-		case <-time.After(closeTimeout):
+		switch {
+		case !open:
+		case len(c.Expected) == 0 && s.failed == "":
+			s.sendClose(closePayload(1000, ""), false)
+		case matched && len(ok) > 0:
+			// finishWhenDone runs on an event; with nothing expected,
+			// the case's timer ends it.
+			s.sendClose(closePayload(c.Close.Codes[0], ""), false)
+		default:
+			s.endByTimer(c)
+		}
+	} else if !s.waitFor(s.timing.Fail, func() bool { return !s.openLocked() }) {
+		s.endByTimer(c)
+	}
+
+	// The closing handshake: the peer's close frame, then the end of TCP.
+	s.mu.Lock()
+	weClosed := s.state == stateClosing && !s.gotClose
+	s.mu.Unlock()
+	if weClosed && !s.waitFor(s.timing.Close, func() bool { return s.gotClose || s.state == stateClosed }) {
+		s.mu.Lock()
+		s.wasCloseHandshakeTimeout = true
+		s.mu.Unlock()
+		s.drop("peer did not respond (in time) in closing handshake")
+	}
+	if !s.waitFor(s.timing.Drop, func() bool { return s.state == stateClosed }) {
+		switch {
+		case s.isServer:
+			s.drop("")
+		case killedByTimer(c.ID):
+			s.failConnection(1001, "Going Away")
+		default:
 			s.mu.Lock()
-			s.droppedByMe = true
+			s.wasServerConnectionDropTimeout = true
 			s.mu.Unlock()
-			s.closeTCP()
+			s.drop("server did not drop TCP connection (in time)")
 		}
 	}
 	<-s.readerDone
+}
+
+// endByTimer ends a case whose events did not come in time.
+func (s *session) endByTimer(c *Case) {
+	if killedByTimer(c.ID) {
+		s.failConnection(1001, "Going Away")
+		return
+	}
+	s.sendClose(nil, false)
 }

@@ -58,10 +58,22 @@ func (f rawFrame) encode(mask bool) []byte {
 	b = append(b, key[:]...)
 	start := len(b)
 	b = append(b, f.payload...)
-	for i := range f.payload {
-		b[start+i] ^= key[i%4]
-	}
+	maskBytes(b[start:], key)
 	return b
+}
+
+// maskBytes XORs p with the masking key (RFC 6455 §5.3), eight bytes at a
+// time: megabytes go through it in every large case.
+func maskBytes(p []byte, key [4]byte) {
+	k32 := binary.LittleEndian.Uint32(key[:])
+	k64 := uint64(k32) | uint64(k32)<<32
+	i := 0
+	for ; i+8 <= len(p); i += 8 {
+		binary.LittleEndian.PutUint64(p[i:], binary.LittleEndian.Uint64(p[i:])^k64)
+	}
+	for ; i < len(p); i++ {
+		p[i] ^= key[i%4]
+	}
 }
 
 var errFrameTooLong = errors.New("frame longer than the fuzzer accepts")
@@ -102,9 +114,7 @@ func readFrame(r *bufio.Reader, maxLen int) (rawFrame, error) {
 		return f, err
 	}
 	if f.masked {
-		for i := range f.payload {
-			f.payload[i] ^= key[i%4]
-		}
+		maskBytes(f.payload, key)
 	}
 	return f, nil
 }

@@ -35,7 +35,16 @@ Runs the Autobahn|Testsuite cases (517: framing, pings, reserved bits,
 opcodes, fragmentation, UTF-8, closing, limits, compression) against a
 WebSocket server, or with -serve, serves them to a client driver that
 follows Autobahn's fuzzing-server protocol (/getCaseCount, /runCase,
-/updateReports). Exits with status 1 unless every case is strictly OK.
+/updateReports). The cases are graded as Autobahn grades them.
+
+Beyond Autobahn, in a section of their own: RFC 7692 §7.1 negotiation,
+frames and close codes from the peer, and against a server the opening
+handshake of RFC 6455 §4, the closing round trip and, with -message-limit,
+the 1009 at the limit.
+
+Exits with status 1 unless every case is strictly OK by Autobahn's grades
+(OK or INFORMATIONAL); with -strict, every check beyond Autobahn must pass
+too.
 
 flags:`)
 		fs.PrintDefaults()
@@ -49,6 +58,10 @@ flags:`)
 	certFile := fs.String("cert", "", "certificate for -serve over TLS (with -key)")
 	keyFile := fs.String("key", "", "key for -serve over TLS")
 	selfSigned := fs.Bool("tls", false, "with -serve: serve wss with a self-signed certificate")
+	strict := fs.Bool("strict", false, "the checks beyond Autobahn count towards the exit status")
+	parallel := fs.Int("parallel", 1, "cases run at once against a server")
+	originStatus := fs.Int("origin-status", 403, "status the server documents for a browser from a foreign origin")
+	messageLimit := fs.Int("message-limit", 0, "largest message the server accepts, in bytes, to check the 1009 one byte over it (0: not checked)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,9 +75,10 @@ flags:`)
 	if len(cases) == 0 {
 		return errors.New("conformance: no case matches -cases")
 	}
-	report := func(results []*conformance.Result) error {
+	report := func(results []*conformance.Result, probes []conformance.Finding) error {
+		findings := conformance.Findings(results, probes)
 		if *jsonDir != "" {
-			if err := conformance.WriteJSON(*jsonDir, *agent, results); err != nil {
+			if err := conformance.WriteJSON(*jsonDir, *agent, results, findings); err != nil {
 				return err
 			}
 		}
@@ -73,13 +87,20 @@ flags:`)
 			if err != nil {
 				return err
 			}
-			defer f.Close()
-			if err := conformance.WriteHTML(f, *agent, results); err != nil {
+			if err := conformance.WriteHTML(f, *agent, results, findings); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
 				return err
 			}
 		}
-		if !conformance.Summary(out, results) {
+		autobahnOK, strictOK := conformance.Summary(out, results, findings)
+		switch {
+		case !autobahnOK:
 			return errors.New("conformance: some cases are not strictly OK")
+		case *strict && !strictOK:
+			return errors.New("conformance: some checks beyond Autobahn failed")
 		}
 		return nil
 	}
@@ -89,7 +110,7 @@ flags:`)
 		done := make(chan error, 1)
 		srv.OnReport = func(a string, results []*conformance.Result) {
 			fmt.Fprintf(out, "reports of %s (%d cases):\n", a, len(results))
-			done <- report(results)
+			done <- report(results, nil)
 		}
 		ln, err := net.Listen("tcp", *serve)
 		if err != nil {
@@ -110,10 +131,13 @@ flags:`)
 			scheme = "wss"
 		}
 		fmt.Fprintf(errOut, "fuzzing server on %s://%s (%d cases); waiting for /updateReports\n", scheme, ln.Addr(), len(cases))
-		go hs.Serve(ln)
+		served := make(chan error, 1)
+		go func() { served <- hs.Serve(ln) }()
 		defer hs.Close()
 		select {
 		case err := <-done:
+			return err
+		case err := <-served:
 			return err
 		case <-ctx.Done():
 			return ctx.Err()
@@ -124,7 +148,8 @@ flags:`)
 		fs.Usage()
 		return errors.New("conformance: one server URL expected")
 	}
-	cfg := conformance.ClientConfig{URL: fs.Arg(0), TLSConfig: &tls.Config{InsecureSkipVerify: *insecure}}
+	tlsConfig := &tls.Config{InsecureSkipVerify: *insecure}
+	cfg := conformance.ClientConfig{URL: fs.Arg(0), TLSConfig: tlsConfig, Parallel: *parallel}
 	tty := isTerminal(errOut)
 	cfg.Progress = func(done, total int, r *conformance.Result) {
 		switch {
@@ -141,5 +166,11 @@ flags:`)
 	if err != nil {
 		return err
 	}
-	return report(results)
+	probes, err := conformance.Probe(ctx, conformance.ProbeConfig{
+		URL: fs.Arg(0), TLSConfig: tlsConfig, OriginStatus: *originStatus, MessageLimit: *messageLimit,
+	})
+	if err != nil {
+		return err
+	}
+	return report(results, probes)
 }

@@ -221,29 +221,6 @@ func TestServeRefusesHugeHeaders(t *testing.T) {
 	}
 }
 
-// TestConformanceCommand runs a few cases of the suite through the command,
-// against the serve command, and checks the reports it writes.
-func TestConformanceCommand(t *testing.T) {
-	s, _ := startTestServer(t)
-	dir := t.TempDir()
-	var out, errOut bytes.Buffer
-	url := "wss://" + s.addrs["wss"].String() + "/wss"
-	err := runConformance(context.Background(), []string{"-cases", "1.1.1,5.8,6.4.*,13.3.1", "-insecure", "-json", dir, "-html", filepath.Join(dir, "index.html"), url}, &out, &errOut)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
-	}
-	if !strings.Contains(out.String(), "7 cases:") || !strings.Contains(out.String(), "all cases strictly OK") {
-		t.Fatalf("summary:\n%s", out.String())
-	}
-	index, err := os.ReadFile(filepath.Join(dir, "index.json"))
-	if err != nil || !strings.Contains(string(index), `"6.4.3"`) || !strings.Contains(string(index), `"behaviorClose": "OK"`) {
-		t.Fatalf("index.json: %v\n%s", err, index)
-	}
-	if html, err := os.ReadFile(filepath.Join(dir, "index.html")); err != nil || !strings.Contains(string(html), "7 of 7 cases strictly OK") {
-		t.Fatalf("index.html: %v", err)
-	}
-}
-
 // TestServeDropsSlowHandshakes: a client that never finishes its upgrade
 // request (slowloris) is disconnected after the handshake timeout, while
 // others are served.
