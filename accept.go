@@ -71,11 +71,15 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		return nil, err
 	}
 	c, err := accept(w, r, opts, t)
-	if closing := t.unreserve(); closing && err == nil {
+	if err != nil {
+		t.unreserve()
+		return nil, err
+	}
+	if t.closing() {
 		c.Close(StatusGoingAway, "server shutting down")
 		return nil, ErrClosed
 	}
-	return c, err
+	return c, nil
 }
 
 // accept is Accept, registering the connection with t if not nil.
@@ -135,6 +139,22 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *Trac
 		http.Error(w, "websocket: connection cannot be upgraded", http.StatusInternalServerError)
 		return nil, fmt.Errorf("websock: accept: hijack: %w", err)
 	}
+	buffered, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	c := newConn(nc, buffered, connConfig{
+		ConnOptions: opts.ConnOptions,
+		server:      true,
+		subprotocol: sub,
+		extensions:  extHeader,
+		codec:       codec,
+		tracker:     t,
+	})
+	// Counted before the client can see the 101; the frame lock keeps a
+	// close frame from Tracker.Shutdown behind the response.
+	c.frameSem <- struct{}{}
+	defer release(c.frameSem)
+	if t != nil {
+		t.add(c)
+	}
 	timeout := opts.HandshakeTimeout
 	if timeout <= 0 {
 		timeout = DefaultHandshakeTimeout
@@ -147,22 +167,11 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *Trac
 	respHeader.Write(bw)
 	bw.WriteString("\r\n")
 	if err := bw.Flush(); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("websock: accept: write response: %w", err)
+		err = fmt.Errorf("websock: accept: write response: %w", err)
+		c.closeTCP(err)
+		return nil, err
 	}
 	nc.SetDeadline(time.Time{})
-	buffered, _ := brw.Reader.Peek(brw.Reader.Buffered())
-	c := newConn(nc, buffered, connConfig{
-		ConnOptions: opts.ConnOptions,
-		server:      true,
-		subprotocol: sub,
-		extensions:  extHeader,
-		codec:       codec,
-		tracker:     t,
-	})
-	if t != nil {
-		t.add(c)
-	}
 	return c, nil
 }
 

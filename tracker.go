@@ -23,24 +23,32 @@ type Tracker struct {
 	changed  chan struct{} // closed and renewed whenever a connection ends
 }
 
-// unreserve ends a handshake started after reserve and reports whether
-// Shutdown has begun meanwhile.
-func (t *Tracker) unreserve() (closing bool) {
+// unreserve ends a handshake started after reserve that failed.
+func (t *Tracker) unreserve() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.pending--
 	t.notifyLocked()
-	return t.shutdown
 }
 
-// add registers a new connection, unless it has already closed.
+// add turns the reservation of a handshake into a connection, counted
+// once, unless it has already closed.
 func (t *Tracker) add(c *Conn) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.pending--
 	t.conns[c] = struct{}{}
 	if c.tcpClosed.Load() {
 		delete(t.conns, c) // closed before it could be added
 	}
+	t.notifyLocked()
+}
+
+// closing reports whether Shutdown has begun.
+func (t *Tracker) closing() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.shutdown
 }
 
 func (t *Tracker) reserve() *HandshakeError {
