@@ -25,13 +25,23 @@ type connBudget struct {
 	log *slog.Logger
 
 	mu        sync.Mutex
-	open      int       // connections accepted and not closed, plus the one being accepted
+	open      int       // connections accepted and not closed
+	accepting int       // places reserved for accepts in progress
 	idle      list.List // of *budgetConn, longest idle first
 	freed     chan struct{}
-	starved   time.Time // when accepts began failing for lack of descriptors; zero otherwise
-	failures  int       // accepts failed since starved
-	capLogged bool      // the cap was reached with nothing idle, and it was logged
+	capLogged bool // the cap was reached with nothing idle, and it was logged
+
+	// Lack of file descriptors: logged at most once per
+	// starvationLogInterval, and its end once after each such line.
+	starvedLogged time.Time // when it was last logged
+	failures      int       // accepts failed for lack of descriptors since then
+	failuresTotal int
+	recovery      bool // logged, and accepts failed since
 }
+
+// starvationLogInterval is the least time between two log lines about a
+// lack of file descriptors.
+const starvationLogInterval = time.Minute
 
 func newConnBudget(max int, logger *slog.Logger) *connBudget {
 	return &connBudget{max: max, log: logger, freed: make(chan struct{})}
@@ -45,11 +55,12 @@ type budgetConn struct {
 	closed bool          // guarded by b.mu
 }
 
-// Close closes the connection and frees its place in the budget.
+// Close frees the connection's place in the budget and closes it. The place
+// is freed first, so that a peer that sees the end and connects again finds
+// it free.
 func (c *budgetConn) Close() error {
-	err := c.Conn.Close()
 	c.b.release(c)
-	return err
+	return c.Conn.Close()
 }
 
 // listener wraps ln so that its connections are counted by b.
@@ -110,8 +121,8 @@ func outOfDescriptors(err error) bool {
 func (b *connBudget) reserve(done <-chan struct{}) error {
 	for {
 		b.mu.Lock()
-		if b.max <= 0 || b.open < b.max {
-			b.open++
+		if b.max <= 0 || b.open+b.accepting < b.max {
+			b.accepting++
 			b.capLogged = false
 			b.mu.Unlock()
 			return nil
@@ -139,7 +150,7 @@ func (b *connBudget) reserve(done <-chan struct{}) error {
 // unreserve gives back a place taken by reserve for an accept that failed.
 func (b *connBudget) unreserve() {
 	b.mu.Lock()
-	b.open--
+	b.accepting--
 	b.notifyLocked()
 	b.mu.Unlock()
 }
@@ -148,31 +159,36 @@ func (b *connBudget) unreserve() {
 // logs the end of a lack of descriptors.
 func (b *connBudget) accepted(nc net.Conn) net.Conn {
 	b.mu.Lock()
-	since, failures := b.starved, b.failures
-	b.starved, b.failures = time.Time{}, 0
+	b.accepting--
+	b.open++
+	recovered := b.recovery
+	b.recovery = false
 	b.mu.Unlock()
-	if !since.IsZero() {
-		b.log.Info("accepting again: file descriptors available", "failed_accepts", failures, "after", time.Since(since).Round(time.Millisecond))
+	if recovered {
+		b.log.Info("accepting again: file descriptors available")
 	}
 	return &budgetConn{Conn: nc, b: b}
 }
 
-// starving records an accept that failed for lack of descriptors, logs the
-// first of a series, and closes the longest-idle keep-alive connection to
-// free a descriptor. It reports whether it closed one.
+// starving records an accept that failed for lack of descriptors, logs it
+// unless that was done less than starvationLogInterval ago, and closes the
+// longest-idle keep-alive connection to free a descriptor. It reports
+// whether it closed one.
 func (b *connBudget) starving(err error) bool {
 	b.mu.Lock()
-	first := b.starved.IsZero()
-	if first {
-		b.starved = time.Now()
-	}
 	b.failures++
-	open := b.open
+	b.failuresTotal++
+	failures, open := b.failures, b.open
+	report := b.starvedLogged.IsZero() || time.Since(b.starvedLogged) >= starvationLogInterval
+	if report {
+		b.starvedLogged, b.failures = time.Now(), 0
+		b.recovery = true
+	}
 	victim := b.takeIdleLocked()
 	b.mu.Unlock()
-	if first {
-		b.log.Error("out of file descriptors: closing idle keep-alive connections and accepting again as descriptors free up",
-			"err", err, "open_conns", open)
+	if report {
+		b.log.Error("out of file descriptors: closing idle keep-alive connections and accepting again as descriptors free up (logged at most once a minute)",
+			"err", err, "failed_accepts", failures, "open_conns", open)
 	}
 	if victim == nil {
 		return false
@@ -262,4 +278,12 @@ func (b *connBudget) openConns() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.open
+}
+
+// descriptorFailures returns the number of accepts that failed for lack of
+// file descriptors.
+func (b *connBudget) descriptorFailures() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.failuresTotal
 }
