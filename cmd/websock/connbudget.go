@@ -18,25 +18,25 @@ import (
 // the longest-idle keep-alive connection is closed to make room; when none
 // is idle, accepting waits until a connection closes or goes idle (new
 // clients wait in the kernel's backlog meanwhile). Running out of file
-// descriptors is handled the same way, and logged once per episode rather
-// than once per failed accept.
+// descriptors is handled the same way, and logged at most once a minute
+// rather than once per failed accept.
 type connBudget struct {
 	max int // 0: no cap
 	log *slog.Logger
 
 	mu        sync.Mutex
-	open      int       // connections accepted and not closed
-	accepting int       // places reserved for accepts in progress
-	idle      list.List // of *budgetConn, longest idle first
-	freed     chan struct{}
-	capLogged bool // the cap was reached with nothing idle, and it was logged
+	open      int           // connections accepted and not closed
+	accepting int           // places reserved for accepts in progress
+	idle      list.List     // of *budgetConn, longest idle first
+	freed     chan struct{} // closed and renewed when a connection closes or goes idle
+	capLogged bool          // the cap was reached with nothing idle, and it was logged
 
 	// Lack of file descriptors: logged at most once per
 	// starvationLogInterval, and its end once after each such line.
 	starvedLogged time.Time // when it was last logged
 	failures      int       // accepts failed for lack of descriptors since then
-	failuresTotal int
-	recovery      bool // logged, and accepts failed since
+	failuresTotal int       // accepts failed for lack of descriptors, ever
+	recovery      bool      // logged, and no accept has succeeded since
 }
 
 // starvationLogInterval is the least time between two log lines about a

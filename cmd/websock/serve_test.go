@@ -38,6 +38,8 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+func (l *lockedBuffer) contains(s string) bool { return strings.Contains(l.String(), s) }
+
 func startTestServer(t *testing.T) (*echoServer, *lockedBuffer) {
 	t.Helper()
 	var logs lockedBuffer
