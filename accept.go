@@ -175,7 +175,8 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *Trac
 	return c, nil
 }
 
-// checkRequest applies RFC 6455 §4.2.1, the origin policy and the hooks.
+// checkRequest applies RFC 6455 §4.2.1 (an opening handshake is a GET
+// without a body), the origin policy and the hooks.
 func checkRequest(r *http.Request, opts *AcceptOptions, respHeader http.Header) error {
 	refuse := func(status int, format string, args ...any) error {
 		return &HandshakeError{Status: status, Reason: fmt.Sprintf(format, args...)}
@@ -192,6 +193,9 @@ func checkRequest(r *http.Request, opts *AcceptOptions, respHeader http.Header) 
 		return refuse(http.StatusBadRequest, `Upgrade header must contain "websocket"`)
 	case !handshake.HasToken(r.Header, "Connection", "upgrade"):
 		return refuse(http.StatusBadRequest, `Connection header must contain "upgrade"`)
+	case r.ContentLength > 0 || len(r.TransferEncoding) > 0:
+		// After the upgrade, a body would be read as WebSocket frames.
+		return refuse(http.StatusBadRequest, "websocket handshake must not have a body (Content-Length or Transfer-Encoding)")
 	}
 	if v := r.Header.Values("Sec-WebSocket-Version"); len(v) != 1 || strings.TrimSpace(v[0]) != "13" {
 		respHeader.Set("Sec-WebSocket-Version", "13")

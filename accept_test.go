@@ -49,6 +49,8 @@ func TestAcceptRefusals(t *testing.T) {
 		{"no key", func(r *http.Request) { r.Header.Del("Sec-WebSocket-Key") }, 400, "Key", [2]string{}},
 		{"foreign origin", func(r *http.Request) { r.Header.Set("Origin", "https://evil.test") }, 403, "origin", [2]string{}},
 		{"bad origin", func(r *http.Request) { r.Header.Set("Origin", "::") }, 403, "Origin", [2]string{}},
+		{"Content-Length body", func(r *http.Request) { setBody(r, 5) }, 400, "body", [2]string{}},
+		{"chunked body", func(r *http.Request) { setBody(r, -1) }, 400, "body", [2]string{}},
 		{"hook refuses", func(r *http.Request) { r.Header.Set("Authorization", "Bearer bad") }, 401, "bad token", [2]string{"WWW-Authenticate", "Bearer"}},
 	}
 	for _, tt := range tests {
@@ -58,6 +60,10 @@ func TestAcceptRefusals(t *testing.T) {
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if resp.StatusCode == http.StatusSwitchingProtocols {
+				resp.Body.Close() // its body is the connection: never ends
+				t.Fatalf("upgraded, want %d with %q", tt.status, tt.reason)
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
@@ -72,6 +78,14 @@ func TestAcceptRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// setBody gives r a body of five bytes (the two bytes of a close frame
+// header among them), sent with Content-Length, or chunked if length is -1.
+func setBody(r *http.Request, length int64) {
+	body := "\x88\x80abc"
+	r.Body = io.NopCloser(strings.NewReader(body))
+	r.ContentLength = length
 }
 
 func TestAcceptOriginPolicy(t *testing.T) {

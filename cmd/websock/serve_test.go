@@ -38,18 +38,17 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+func (l *lockedBuffer) contains(s string) bool { return strings.Contains(l.String(), s) }
+
 func startTestServer(t *testing.T) (*echoServer, *lockedBuffer) {
 	t.Helper()
 	var logs lockedBuffer
-	s := newEchoServer(serveConfig{
-		wsAddr:          "127.0.0.1:0",
-		wssAddr:         "127.0.0.1:0",
-		deflate:         true,
-		handshake:       300 * time.Millisecond,
-		readLimit:       websock.DefaultReadLimit,
-		closeTimeout:    time.Second,
-		shutdownTimeout: 5 * time.Second,
-	}, slog.New(slog.NewTextHandler(&logs, nil)))
+	cfg := defaultServeConfig()
+	cfg.wsAddr, cfg.wssAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.handshake = 300 * time.Millisecond
+	cfg.closeTimeout = time.Second
+	cfg.shutdownTimeout = 5 * time.Second
+	s := newEchoServer(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err := s.start(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/websock/websock"
+)
+
+// maxHeaderBytes bounds the size of an upgrade request's headers.
+const maxHeaderBytes = 16 << 10
+
+// echoServer serves the echo endpoints and keeps track of its connections
+// for the graceful shutdown.
+type echoServer struct {
+	cfg     serveConfig
+	log     *slog.Logger
+	servers []*http.Server
+	addrs   map[string]net.Addr // "ws" and "wss" listener addresses
+	accept  *websock.AcceptOptions
+	budget  *connBudget // every open TCP connection, on both listeners
+
+	cert     atomic.Pointer[tls.Certificate] // served to new TLS connections
+	tracker  websock.Tracker
+	handlers sync.WaitGroup // handshakes and connections being served
+}
+
+func newEchoServer(cfg serveConfig, logger *slog.Logger) *echoServer {
+	s := &echoServer{cfg: cfg, log: logger, addrs: map[string]net.Addr{}}
+	s.accept = cfg.acceptOptions(&s.tracker)
+	return s
+}
+
+// start binds the listeners and serves in the background.
+func (s *echoServer) start() error {
+	caps := connCapsFor(s.cfg.maxConns, descriptorLimit())
+	s.tracker.Max = caps.websocket
+	s.budget = newConnBudget(caps.tcp, s.log)
+	if caps.lowered {
+		s.log.Warn("-max-conns lowered to fit the file descriptor limit", "max_conns", caps.websocket, "descriptor_limit", caps.descriptors)
+	}
+	s.log.Info("limits", "max_conns", caps.websocket, "max_tcp_conns", caps.tcp, "write_timeout", s.cfg.writeTimeout,
+		"ping_interval", s.cfg.pingInterval, "pong_timeout", s.cfg.pongTimeout, "read_limit", s.cfg.readLimit)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ws", s.echo)
+	mux.HandleFunc("/wss", s.echo)
+	newServer := func() *http.Server {
+		// The read and write timeouts bound plain HTTP exchanges (a 404, a
+		// refusal); Accept clears the connection's deadlines once it has
+		// taken the connection over, so they never reach WebSocket
+		// connections.
+		return &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: s.cfg.handshake, // slow handshakes are dropped
+			ReadTimeout:       s.cfg.handshake,
+			WriteTimeout:      s.cfg.handshake,
+			IdleTimeout:       s.cfg.handshake, // keep-alive connections waiting for a request
+			MaxHeaderBytes:    maxHeaderBytes,  // larger requests get 431
+			ConnState:         s.budget.connState,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		}
+	}
+	if s.cfg.wsAddr != "" {
+		ln, err := net.Listen("tcp", s.cfg.wsAddr)
+		if err != nil {
+			return err
+		}
+		srv := newServer()
+		s.servers = append(s.servers, srv)
+		s.addrs["ws"] = ln.Addr()
+		go srv.Serve(s.budget.listener(ln))
+		s.log.Info("listening", "url", "ws://"+ln.Addr().String()+"/ws")
+	}
+	if s.cfg.wssAddr != "" {
+		cert, err := s.certificate()
+		if err != nil {
+			s.Close()
+			return err
+		}
+		s.cert.Store(&cert)
+		ln, err := net.Listen("tcp", s.cfg.wssAddr)
+		if err != nil {
+			s.Close()
+			return err
+		}
+		srv := newServer()
+		srv.TLSConfig = &tls.Config{
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil },
+			MinVersion:     tls.VersionTLS12, // TLS 1.3 is preferred when both sides have it
+			NextProtos:     []string{"http/1.1"},
+		}
+		s.servers = append(s.servers, srv)
+		s.addrs["wss"] = ln.Addr()
+		go srv.ServeTLS(s.budget.listener(ln), "", "")
+		s.log.Info("listening", "url", "wss://"+ln.Addr().String()+"/wss")
+	}
+	if len(s.servers) == 0 {
+		return errors.New("serve: no listener (both -ws and -wss are empty)")
+	}
+	return nil
+}
+
+// certificate loads -cert/-key, or makes a self-signed certificate.
+func (s *echoServer) certificate() (tls.Certificate, error) {
+	if s.cfg.certFile != "" || s.cfg.keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.certFile, s.cfg.keyFile)
+		if err != nil {
+			return cert, fmt.Errorf("serve: load certificate: %w", err)
+		}
+		s.log.Info("certificate loaded", "file", s.cfg.certFile, "sha256", fingerprint(cert.Certificate[0]))
+		return cert, nil
+	}
+	cert, err := selfSignedCert()
+	if err != nil {
+		return cert, fmt.Errorf("serve: self-signed certificate: %w", err)
+	}
+	s.log.Info("self-signed certificate made", "hosts", "localhost,127.0.0.1,::1", "sha256", fingerprint(cert.Certificate[0]))
+	return cert, nil
+}
+
+// reloadCertificate loads -cert and -key again (on SIGHUP): new connections
+// get the new certificate, open ones are not touched.
+func (s *echoServer) reloadCertificate() error {
+	if s.cfg.certFile == "" || s.cert.Load() == nil {
+		return errors.New("serve: no certificate files to reload (self-signed certificate)")
+	}
+	cert, err := s.certificate()
+	if err != nil {
+		return err
+	}
+	s.cert.Store(&cert)
+	return nil
+}
+
+// echo is the WebSocket endpoint: every message goes back with its type.
+// Each connection runs in its own goroutine so that the HTTP handler
+// returns and net/http frees the request's memory.
+func (s *echoServer) echo(w http.ResponseWriter, r *http.Request) {
+	s.handlers.Add(1)
+	c, err := websock.Accept(w, r, s.accept)
+	if err != nil {
+		s.log.Warn("handshake refused", "remote", r.RemoteAddr, "err", err)
+		s.handlers.Done()
+		return
+	}
+	go s.serveConn(c, r.RemoteAddr, r.URL.Path, r.TLS != nil)
+}
+
+// serveConn echoes until the connection ends and logs how it ended.
+func (s *echoServer) serveConn(c *websock.Conn, remote, path string, tls bool) {
+	defer s.handlers.Done()
+	start := time.Now()
+	s.log.Info("open", "remote", remote, "path", path, "tls", tls, "extensions", c.Extensions())
+	err := echoLoop(context.Background(), c)
+	c.CloseNow()
+	attrs := []any{"remote", remote, "duration", time.Since(start).Round(time.Millisecond)}
+	if code := websock.CloseStatus(err); code > 0 {
+		attrs = append(attrs, "code", code)
+	}
+	var ce *websock.CloseError
+	if errors.As(err, &ce) || errors.Is(err, websock.ErrClosed) {
+		s.log.Info("close", attrs...)
+	} else {
+		s.log.Warn("close", append(attrs, "err", err)...)
+	}
+}
+
+// shutdown stops accepting, closes every connection with 1001 and waits,
+// bounded by the shutdown timeout, for their closing handshakes.
+func (s *echoServer) shutdown() error {
+	s.Close()
+	n := s.tracker.Len()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.shutdownTimeout)
+	defer cancel()
+	if err := s.tracker.Shutdown(ctx); err != nil {
+		s.log.Warn("shutdown timed out; connections dropped", "timeout", s.cfg.shutdownTimeout)
+		return nil
+	}
+	s.handlers.Wait()
+	s.log.Info("shutdown complete", "closed", n)
+	return nil
+}
+
+// Close closes the listeners and the plain HTTP connections (not the
+// WebSocket connections, which the http.Server no longer tracks once
+// hijacked).
+func (s *echoServer) Close() error {
+	var errs []error
+	for _, srv := range s.servers {
+		if err := srv.Close(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var _ io.Closer = (*echoServer)(nil)
