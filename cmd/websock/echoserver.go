@@ -168,7 +168,10 @@ func (s *echoServer) serveConn(c *websock.Conn, remote, path string, tls bool) {
 		attrs = append(attrs, "code", code)
 	}
 	var ce *websock.CloseError
-	if errors.As(err, &ce) || errors.Is(err, websock.ErrClosed) {
+	// A close by either side is routine; anything else (timeouts, failed
+	// writes, protocol errors) is logged with its reason, even when it
+	// also wraps ErrClosed.
+	if errors.As(err, &ce) || err == websock.ErrClosed {
 		s.log.Info("close", attrs...)
 	} else {
 		s.log.Warn("close", append(attrs, "err", err)...)

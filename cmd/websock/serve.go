@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +29,16 @@ const (
 	// whose idle timeouts are commonly 60 s.
 	defaultPingInterval = 20 * time.Second
 	defaultPongTimeout  = 20 * time.Second
+	// defaultIdleTimeout ends a connection from which nothing at all
+	// arrived for two minutes (uWebSockets' idleTimeout); with keepalive
+	// on, a live peer's pongs keep it from ever being idle.
+	defaultIdleTimeout = 2 * time.Minute
+	// defaultMessageTimeout bounds the arrival of one message, so that a
+	// half-sent message cannot hold memory for ever.
+	defaultMessageTimeout = time.Minute
+	// defaultMemoryBudget bounds what all connections hold for messages
+	// being read, beyond the first 64 KiB of each.
+	defaultMemoryBudget = 512 << 20
 	// defaultMaxConns caps the connections open at once.
 	defaultMaxConns = 10000
 	// defaultShutdownTimeout bounds the graceful shutdown.
@@ -50,8 +62,11 @@ type serveConfig struct {
 	writeTimeout    time.Duration
 	pingInterval    time.Duration
 	pongTimeout     time.Duration
-	idleTimeout     time.Duration // not supported yet: must be 0
-	messageTimeout  time.Duration // not supported yet: must be 0
+	idleTimeout     time.Duration
+	messageTimeout  time.Duration
+	memoryBudget    byteSize
+	budget          *websock.Budget // made from memoryBudget once
+	deflateTakeover bool
 }
 
 // defaultServeConfig is the configuration of "websock serve" without flags.
@@ -68,6 +83,9 @@ func defaultServeConfig() serveConfig {
 		writeTimeout:    defaultWriteTimeout,
 		pingInterval:    defaultPingInterval,
 		pongTimeout:     defaultPongTimeout,
+		idleTimeout:     defaultIdleTimeout,
+		messageTimeout:  defaultMessageTimeout,
+		memoryBudget:    defaultMemoryBudget,
 	}
 }
 
@@ -103,9 +121,11 @@ flags:`)
 	fs.DurationVar(&cfg.writeTimeout, "write-timeout", cfg.writeTimeout, "bound on writing one frame; a peer that does not read is dropped (0: off)")
 	fs.DurationVar(&cfg.pingInterval, "ping-interval", cfg.pingInterval, "ping a peer after this long without a frame from it (0: no keepalive)")
 	fs.DurationVar(&cfg.pongTimeout, "pong-timeout", cfg.pongTimeout, "drop a peer that sends nothing for this long after a keepalive ping (0: -ping-interval)")
-	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 0, "close connections without a data message for this long (not supported yet; must be 0)")
-	fs.DurationVar(&cfg.messageTimeout, "message-timeout", 0, "bound on receiving one message once it has started (not supported yet; must be 0)")
+	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", cfg.idleTimeout, "close a connection (1001) from which no byte arrived for this long, pongs included (0: off)")
+	fs.DurationVar(&cfg.messageTimeout, "message-timeout", cfg.messageTimeout, "close a connection (1008) whose message is unfinished this long after its first frame (0: off)")
+	fs.Var(&cfg.memoryBudget, "memory-budget", "memory all connections may hold for messages being read, beyond 64 KiB each (e.g. 512MiB); a message that does not fit gets 1013 (0: no budget)")
 	fs.BoolVar(&cfg.deflate, "deflate", cfg.deflate, "accept permessage-deflate compression offers")
+	fs.BoolVar(&cfg.deflateTakeover, "deflate-takeover", cfg.deflateTakeover, "let compression keep its context between messages (better ratio, up to 64 KiB more per idle connection)")
 	fs.IntVar(&cfg.maxConns, "max-conns", cfg.maxConns, "most TCP connections open at once, idle HTTP keep-alive included; WebSocket clients beyond it get 503 (0: as many as file descriptors allow)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", cfg.shutdownTimeout, "bound on the graceful shutdown")
 	if err := fs.Parse(args); err != nil {
@@ -172,29 +192,45 @@ func (cfg *serveConfig) validate() error {
 	nonNegative("idle-timeout", cfg.idleTimeout)
 	nonNegative("message-timeout", cfg.messageTimeout)
 	nonNegative("shutdown-timeout", cfg.shutdownTimeout)
-	// ConnOptions has no idle or message timeout yet; refuse rather than
-	// ignore them (see connOptions).
-	if cfg.idleTimeout > 0 {
-		errs = append(errs, errors.New("serve: -idle-timeout is not supported yet (must be 0)"))
-	}
-	if cfg.messageTimeout > 0 {
-		errs = append(errs, errors.New("serve: -message-timeout is not supported yet (must be 0)"))
-	}
 	return errors.Join(errs...)
+}
+
+// byteSize is a flag value in bytes, with an optional KiB, MiB or GiB
+// suffix.
+type byteSize int64
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+func (b *byteSize) Set(s string) error {
+	mult := int64(1)
+	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if strings.HasSuffix(s, suffix) {
+			s, mult = strings.TrimSuffix(s, suffix), m
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return fmt.Errorf("%q is not a size in bytes (like 512MiB)", s)
+	}
+	*b = byteSize(n * mult)
+	return nil
 }
 
 // connOptions is the per-connection part of the configuration.
 func (cfg *serveConfig) connOptions() websock.ConnOptions {
+	if cfg.budget == nil && cfg.memoryBudget > 0 {
+		cfg.budget = websock.NewBudget(int64(cfg.memoryBudget))
+	}
 	return websock.ConnOptions{
-		ReadLimit:    cfg.readLimit,
-		MaxFrameSize: cfg.maxFrame,
-		CloseTimeout: cfg.closeTimeout,
-		WriteTimeout: cfg.writeTimeout,
-		PingInterval: cfg.pingInterval,
-		PongTimeout:  cfg.pongTimeout,
-		// -idle-timeout and -message-timeout go here, as IdleTimeout and
-		// MessageTimeout, once ConnOptions has them; then drop their
-		// refusal in validate.
+		ReadLimit:      cfg.readLimit,
+		MaxFrameSize:   cfg.maxFrame,
+		CloseTimeout:   cfg.closeTimeout,
+		WriteTimeout:   cfg.writeTimeout,
+		PingInterval:   cfg.pingInterval,
+		PongTimeout:    cfg.pongTimeout,
+		IdleTimeout:    cfg.idleTimeout,
+		MessageTimeout: cfg.messageTimeout,
+		Budget:         cfg.budget,
 	}
 }
 
@@ -202,7 +238,12 @@ func (cfg *serveConfig) connOptions() websock.ConnOptions {
 func (cfg *serveConfig) acceptOptions(tracker *websock.Tracker) *websock.AcceptOptions {
 	var extensions []websock.Extension
 	if cfg.deflate {
-		extensions = []websock.Extension{&websock.PerMessageDeflate{}}
+		// Without context takeover unless asked: an idle connection then
+		// holds no compression history (up to 32 KiB each way).
+		extensions = []websock.Extension{&websock.PerMessageDeflate{
+			ServerNoContextTakeover: !cfg.deflateTakeover,
+			ClientNoContextTakeover: !cfg.deflateTakeover,
+		}}
 	}
 	return &websock.AcceptOptions{
 		Extensions:       extensions,

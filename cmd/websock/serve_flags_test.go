@@ -17,6 +17,9 @@ func TestServeDefaultsAreOn(t *testing.T) {
 	if opts.WriteTimeout != 10*time.Second || opts.PingInterval != 20*time.Second || opts.PongTimeout != 20*time.Second {
 		t.Fatalf("write timeout %v, ping interval %v, pong timeout %v; want 10s, 20s, 20s", opts.WriteTimeout, opts.PingInterval, opts.PongTimeout)
 	}
+	if opts.IdleTimeout != 2*time.Minute || opts.MessageTimeout != time.Minute || opts.Budget == nil || opts.Budget.Limit() != 512<<20 {
+		t.Fatalf("idle timeout %v, message timeout %v, budget %v; want 2m, 1m, 512 MiB", opts.IdleTimeout, opts.MessageTimeout, opts.Budget)
+	}
 	if cfg.maxConns <= 0 || cfg.handshake <= 0 || opts.ReadLimit <= 0 || opts.CloseTimeout <= 0 {
 		t.Fatalf("a limit is off by default: %+v", cfg)
 	}
@@ -38,9 +41,10 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		{[]string{"-read-limit", "-1"}, "-read-limit -1: must be positive"},
 		{[]string{"-max-frame", "-1"}, "-max-frame -1: must not be negative"},
 		{[]string{"-max-conns", "-1"}, "-max-conns -1: must not be negative"},
-		{[]string{"-idle-timeout", "1m"}, "-idle-timeout is not supported yet"},
-		{[]string{"-message-timeout", "1m"}, "-message-timeout is not supported yet"},
 		{[]string{"-idle-timeout", "-1s"}, "-idle-timeout -1s: must not be negative"},
+		{[]string{"-message-timeout", "-1s"}, "-message-timeout -1s: must not be negative"},
+		{[]string{"-memory-budget", "-5MiB"}, "is not a size in bytes"},
+		{[]string{"-memory-budget", "lots"}, "is not a size in bytes"},
 	} {
 		// No listener may start: every case fails validation first.
 		args := append([]string{"-ws", "127.0.0.1:0", "-wss", ""}, tt.args...)
@@ -53,6 +57,11 @@ func TestServeRefusesBadFlags(t *testing.T) {
 	err := serveCmd([]string{"-write-timeout", "-1s", "-max-conns", "-2"})
 	if err == nil || !strings.Contains(err.Error(), "-write-timeout") || !strings.Contains(err.Error(), "-max-conns") {
 		t.Errorf("two bad flags: %v", err)
+	}
+	// Sizes take units.
+	var b byteSize
+	if err := b.Set("512MiB"); err != nil || b != 512<<20 {
+		t.Errorf("512MiB parsed as %d, %v", b, err)
 	}
 	// Zero turns the timeouts off.
 	cfg := defaultServeConfig()
