@@ -35,8 +35,11 @@ func (b *Budget) InUse() int64 { return b.used.Load() }
 // Limit returns the budget's size in bytes.
 func (b *Budget) Limit() int64 { return b.limit }
 
-// take counts n more bytes, if that fits.
-func (b *Budget) take(n int64) bool {
+// Reserve counts n more bytes against the budget if they fit, and reports
+// whether they did; Release gives them back. An application counts with
+// them the memory it holds for messages itself (a buffer it reads a
+// streamed message into, say), so that one budget bounds both.
+func (b *Budget) Reserve(n int64) bool {
 	for {
 		used := b.used.Load()
 		if used+n > b.limit {
@@ -48,7 +51,8 @@ func (b *Budget) take(n int64) bool {
 	}
 }
 
-func (b *Budget) give(n int64) {
+// Release gives back n bytes counted by Reserve.
+func (b *Budget) Release(n int64) {
 	if n != 0 {
 		b.used.Add(-n)
 	}
@@ -66,7 +70,7 @@ func (m *messageReader) charge(size int) error {
 	if need <= 0 {
 		return nil
 	}
-	if !b.take(need) {
+	if !b.Reserve(need) {
 		return m.c.fail(StatusTryAgainLater, ErrBudget, fmt.Sprintf("a message of %d bytes or more does not fit the memory budget (%d of %d bytes in use)", size, b.InUse(), b.limit))
 	}
 	m.charged.Add(need)
@@ -77,6 +81,6 @@ func (m *messageReader) charge(size int) error {
 // goroutine may call it, any number of times.
 func (m *messageReader) uncharge() {
 	if b := m.c.budget; b != nil {
-		b.give(m.charged.Swap(0))
+		b.Release(m.charged.Swap(0))
 	}
 }

@@ -130,6 +130,8 @@ func CloseStatus(err error) int {
 		return StatusInvalidPayload
 	case errors.Is(err, ErrMessageTooBig):
 		return StatusMessageTooBig
+	case errors.Is(err, ErrBudget):
+		return StatusTryAgainLater
 	}
 	return -1
 }

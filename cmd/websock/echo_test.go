@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"runtime"
 	"testing"
 
@@ -52,5 +53,43 @@ func TestEchoHoldsNothingWhileIdle(t *testing.T) {
 	t.Logf("heap per idle connection after a 1 MiB echo: %+d bytes", perConn)
 	if perConn > 64<<10 {
 		t.Fatalf("each idle connection holds %d more bytes after a 1 MiB echo", perConn)
+	}
+}
+
+// TestEchoWithinMemoryBudget: the echo loop counts the buffer it reads a
+// message into against the server's memory budget: a message that does
+// not fit gets 1013 while small ones keep flowing, and the budget comes
+// back whole. Compressed, a message is counted by what it inflates to.
+func TestEchoWithinMemoryBudget(t *testing.T) {
+	s, _ := startServe(t, func(cfg *serveConfig) { cfg.memoryBudget = 1 << 20 })
+	url := "ws://" + s.addrs["ws"].String() + "/ws"
+	ctx := context.Background()
+	small, _, err := websock.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.CloseNow()
+	big, _, err := websock.Dial(ctx, url, &websock.DialOptions{Extensions: []websock.Extension{&websock.PerMessageDeflate{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer big.CloseNow()
+	// 4 MiB of zeros: a few KiB on the wire, four times the budget inflated.
+	if err := big.Write(ctx, websock.BinaryMessage, make([]byte, 4<<20)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = big.Read(ctx)
+	var ce *websock.CloseError
+	if !errors.As(err, &ce) || ce.Code != websock.StatusTryAgainLater {
+		t.Fatalf("message over the budget: %v, want close 1013", err)
+	}
+	if err := small.Write(ctx, websock.TextMessage, []byte("still here")); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := small.Read(ctx); err != nil || string(got) != "still here" {
+		t.Fatalf("small echo: %q %v", got, err)
+	}
+	if n := s.cfg.budget.InUse(); n != 0 {
+		t.Fatalf("%d bytes still counted against the budget", n)
 	}
 }

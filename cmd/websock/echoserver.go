@@ -36,7 +36,7 @@ type echoServer struct {
 
 func newEchoServer(cfg serveConfig, logger *slog.Logger) *echoServer {
 	s := &echoServer{cfg: cfg, log: logger, addrs: map[string]net.Addr{}}
-	s.accept = cfg.acceptOptions(&s.tracker)
+	s.accept = s.cfg.acceptOptions(&s.tracker)
 	return s
 }
 
@@ -161,7 +161,7 @@ func (s *echoServer) serveConn(c *websock.Conn, remote, path string, tls bool) {
 	defer s.handlers.Done()
 	start := time.Now()
 	s.log.Info("open", "remote", remote, "path", path, "tls", tls, "extensions", c.Extensions())
-	err := echoLoop(context.Background(), c)
+	err := echoLoop(context.Background(), c, s.cfg.budget)
 	c.CloseNow()
 	attrs := []any{"remote", remote, "duration", time.Since(start).Round(time.Millisecond)}
 	if code := websock.CloseStatus(err); code > 0 {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -141,6 +142,13 @@ flags:`)
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if limit, ok := cfg.heapLimit(); ok {
+		// The budget bounds what messages hold; the garbage they leave
+		// behind is bounded by having the collector work harder as the
+		// heap nears the budget plus a margin (unless GOMEMLIMIT says).
+		debug.SetMemoryLimit(limit)
+		logger.Info("memory", "budget", int64(cfg.memoryBudget), "heap_limit", limit)
+	}
 	s := newEchoServer(cfg, logger)
 	if err := s.start(); err != nil {
 		return err
@@ -193,6 +201,20 @@ func (cfg *serveConfig) validate() error {
 	nonNegative("message-timeout", cfg.messageTimeout)
 	nonNegative("shutdown-timeout", cfg.shutdownTimeout)
 	return errors.Join(errs...)
+}
+
+// heapMargin is what the process may hold beyond its memory budget before
+// the garbage collector works harder: buffers of messages under
+// websock.BudgetFree, connections, compressors, garbage.
+const heapMargin = 192 << 20
+
+// heapLimit returns the soft limit on the Go heap that suits the memory
+// budget, unless GOMEMLIMIT sets one or there is no budget.
+func (cfg *serveConfig) heapLimit() (int64, bool) {
+	if cfg.memoryBudget <= 0 || os.Getenv("GOMEMLIMIT") != "" {
+		return 0, false
+	}
+	return int64(cfg.memoryBudget) + heapMargin, true
 }
 
 // byteSize is a flag value in bytes, with an optional KiB, MiB or GiB

@@ -89,3 +89,21 @@ func TestConnCaps(t *testing.T) {
 		}
 	}
 }
+
+// TestServeHeapLimitFollowsBudget: the heap's soft limit is the budget plus
+// a margin, unless GOMEMLIMIT decides or there is no budget.
+func TestServeHeapLimitFollowsBudget(t *testing.T) {
+	cfg := defaultServeConfig()
+	if limit, ok := cfg.heapLimit(); !ok || limit != 512<<20+heapMargin {
+		t.Fatalf("heap limit %d %v, want budget + margin", limit, ok)
+	}
+	cfg.memoryBudget = 0
+	if _, ok := cfg.heapLimit(); ok {
+		t.Fatal("a heap limit without a budget")
+	}
+	cfg.memoryBudget = 1 << 30
+	t.Setenv("GOMEMLIMIT", "2GiB")
+	if _, ok := cfg.heapLimit(); ok {
+		t.Fatal("a heap limit despite GOMEMLIMIT")
+	}
+}
