@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"context"
 	"errors"
+	mrand "math/rand/v2"
 	"runtime"
 	"runtime/metrics"
 	"testing"
@@ -131,4 +132,31 @@ func TestUnfinishedCompressedMessagesBounded(t *testing.T) {
 		t.Errorf("each unfinished message holds %d KiB (sent: %d KiB)", perConn>>10, bomb.Len()>>10)
 	}
 	t.Logf("%d unfinished 30 MiB messages (%d KiB each on the wire): %d KiB of heap each", conns, bomb.Len()>>10, held/conns>>10)
+}
+
+// TestCompressionRatioBounded: with MaxCompressionRatio, a message that
+// inflates far beyond its wire size fails with 1009 after little work,
+// while ordinary compressed messages pass.
+func TestCompressionRatioBounded(t *testing.T) {
+	c, p := newPair(t, ConnOptions{MaxCompressionRatio: 100}, true)
+	text := make([]byte, 200<<10) // random letters and spaces
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	for i := range text {
+		text[i] = " abcdefghij"[rng.IntN(11)]
+	}
+	p.write(frameBytes(true, frame.RSV1, frame.OpText, compress(t, text), false))
+	if _, got, err := c.Read(context.Background()); err != nil || !bytes.Equal(got, text) {
+		t.Fatalf("ordinary message: %d bytes, %v", len(got), err)
+	}
+	zeros := compress(t, make([]byte, 8<<20)) // about 1,000 times
+	p.write(frameBytes(true, frame.RSV1, frame.OpBinary, zeros, false))
+	var err error
+	alloc := allocatedDuring(func() { _, _, err = c.Read(context.Background()) })
+	if !errors.Is(err, ErrMessageTooBig) {
+		t.Fatalf("bomb: %v, want ErrMessageTooBig", err)
+	}
+	if limit := uint64(100*len(zeros)+BudgetFree) * 3; alloc > limit {
+		t.Fatalf("the bomb cost %d bytes before failing, more than %d", alloc, limit)
+	}
+	p.expectClose(StatusMessageTooBig)
 }

@@ -57,6 +57,7 @@ type Conn struct {
 	codecUse    codecUse
 
 	readLimit    atomic.Int64
+	maxRatio     int64
 	budget       *Budget
 	maxFrame     int64
 	closeTimeout time.Duration
@@ -124,6 +125,7 @@ func newConn(nc net.Conn, buffered []byte, cfg connConfig) *Conn {
 		closeTimeout: cfg.CloseTimeout,
 		writeTimeout: cfg.WriteTimeout,
 		budget:       cfg.Budget,
+		maxRatio:     int64(cfg.MaxCompressionRatio),
 		tracker:      cfg.tracker,
 		readSem:      make(chan struct{}, 1),
 		msgSem:       make(chan struct{}, 1),

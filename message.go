@@ -165,6 +165,9 @@ func (m *messageReader) readDecoded(p []byte) (int, error) {
 	if err != nil && err != io.EOF {
 		return n, c.fail(StatusInvalidPayload, ErrInvalidData, err.Error())
 	}
+	if wire := int64(len(*cm.gathered)); c.maxRatio > 0 && m.n+int64(n) > c.maxRatio*wire+BudgetFree {
+		return 0, c.fail(StatusMessageTooBig, ErrMessageTooBig, fmt.Sprintf("compressed message of %d bytes inflates more than %d times", wire, c.maxRatio))
+	}
 	return n, err
 }
 

@@ -60,6 +60,15 @@ type ConnOptions struct {
 	// the application takes to read a streamed message counts too.
 	MessageTimeout time.Duration
 
+	// MaxCompressionRatio, when positive, bounds how much a compressed
+	// message may inflate: to at most this many times its size on the
+	// wire, plus 64 KiB. Beyond, the connection fails with status 1009,
+	// so that the work and memory a message costs follow the bytes the
+	// peer sent (a 30 KiB "zip bomb" inflates to 30 MiB: a ratio of
+	// 1,000; ordinary text compresses 3 to 20 times). 0 means no bound
+	// beyond ReadLimit.
+	MaxCompressionRatio int
+
 	// Budget, when not nil, bounds the memory that all the connections
 	// sharing it hold for messages being read (see Budget).
 	Budget *Budget

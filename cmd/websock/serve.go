@@ -40,6 +40,10 @@ const (
 	// defaultMemoryBudget bounds what all connections hold for messages
 	// being read, beyond the first 64 KiB of each.
 	defaultMemoryBudget = 512 << 20
+	// defaultMaxCompressionRatio: a compressed message may inflate to 100
+	// times its wire size (plus 64 KiB); text compresses 3 to 20 times, a
+	// "zip bomb" 1,000.
+	defaultMaxCompressionRatio = 100
 	// defaultMaxConns caps the connections open at once.
 	defaultMaxConns = 10000
 	// defaultShutdownTimeout bounds the graceful shutdown.
@@ -68,6 +72,7 @@ type serveConfig struct {
 	memoryBudget    byteSize
 	budget          *websock.Budget // made from memoryBudget once
 	deflateTakeover bool
+	maxRatio        int
 }
 
 // defaultServeConfig is the configuration of "websock serve" without flags.
@@ -87,6 +92,7 @@ func defaultServeConfig() serveConfig {
 		idleTimeout:     defaultIdleTimeout,
 		messageTimeout:  defaultMessageTimeout,
 		memoryBudget:    defaultMemoryBudget,
+		maxRatio:        defaultMaxCompressionRatio,
 	}
 }
 
@@ -126,6 +132,7 @@ flags:`)
 	fs.DurationVar(&cfg.messageTimeout, "message-timeout", cfg.messageTimeout, "close a connection (1008) whose message is unfinished this long after its first frame (0: off)")
 	fs.Var(&cfg.memoryBudget, "memory-budget", "memory all connections may hold for messages being read, beyond 64 KiB each (e.g. 512MiB); a message that does not fit gets 1013 (0: no budget)")
 	fs.BoolVar(&cfg.deflate, "deflate", cfg.deflate, "accept permessage-deflate compression offers")
+	fs.IntVar(&cfg.maxRatio, "max-compression-ratio", cfg.maxRatio, "a compressed message may inflate to at most this many times its size on the wire, plus 64 KiB; beyond, 1009 (0: no bound)")
 	fs.BoolVar(&cfg.deflateTakeover, "deflate-takeover", cfg.deflateTakeover, "let compression keep its context between messages (better ratio, up to 64 KiB more per idle connection)")
 	fs.IntVar(&cfg.maxConns, "max-conns", cfg.maxConns, "most TCP connections open at once, idle HTTP keep-alive included; WebSocket clients beyond it get 503 (0: as many as file descriptors allow)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", cfg.shutdownTimeout, "bound on the graceful shutdown")
@@ -182,6 +189,7 @@ func (cfg *serveConfig) validate() error {
 	atLeast("read-limit", cfg.readLimit, 1, "must be positive (bytes)")
 	atLeast("max-frame", cfg.maxFrame, 0, "must not be negative (0: up to -read-limit)")
 	atLeast("max-conns", int64(cfg.maxConns), 0, "must not be negative (0: as many as file descriptors allow)")
+	atLeast("max-compression-ratio", int64(cfg.maxRatio), 0, "must not be negative (0: no bound)")
 	positive := func(name string, d time.Duration) {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("serve: -%s %v: must be positive", name, d))
@@ -253,6 +261,8 @@ func (cfg *serveConfig) connOptions() websock.ConnOptions {
 		IdleTimeout:    cfg.idleTimeout,
 		MessageTimeout: cfg.messageTimeout,
 		Budget:         cfg.budget,
+
+		MaxCompressionRatio: cfg.maxRatio,
 	}
 }
 

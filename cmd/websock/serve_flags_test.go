@@ -17,6 +17,9 @@ func TestServeDefaultsAreOn(t *testing.T) {
 	if opts.WriteTimeout != 10*time.Second || opts.PingInterval != 20*time.Second || opts.PongTimeout != 20*time.Second {
 		t.Fatalf("write timeout %v, ping interval %v, pong timeout %v; want 10s, 20s, 20s", opts.WriteTimeout, opts.PingInterval, opts.PongTimeout)
 	}
+	if opts.MaxCompressionRatio != 100 {
+		t.Fatalf("compression ratio bound %d, want 100", opts.MaxCompressionRatio)
+	}
 	if opts.IdleTimeout != 2*time.Minute || opts.MessageTimeout != time.Minute || opts.Budget == nil || opts.Budget.Limit() != 512<<20 {
 		t.Fatalf("idle timeout %v, message timeout %v, budget %v; want 2m, 1m, 512 MiB", opts.IdleTimeout, opts.MessageTimeout, opts.Budget)
 	}
@@ -45,6 +48,7 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		{[]string{"-message-timeout", "-1s"}, "-message-timeout -1s: must not be negative"},
 		{[]string{"-memory-budget", "-5MiB"}, "is not a size in bytes"},
 		{[]string{"-memory-budget", "lots"}, "is not a size in bytes"},
+		{[]string{"-max-compression-ratio", "-1"}, "-max-compression-ratio -1: must not be negative"},
 	} {
 		// No listener may start: every case fails validation first.
 		args := append([]string{"-ws", "127.0.0.1:0", "-wss", ""}, tt.args...)
