@@ -61,7 +61,7 @@ func TestEchoHoldsNothingWhileIdle(t *testing.T) {
 // not fit gets 1013 while small ones keep flowing, and the budget comes
 // back whole. Compressed, a message is counted by what it inflates to.
 func TestEchoWithinMemoryBudget(t *testing.T) {
-	s, _ := startServe(t, func(cfg *serveConfig) { cfg.memoryBudget = 1 << 20 })
+	s, _ := startServe(t, func(cfg *serveConfig) { cfg.memoryBudget, cfg.maxRatio = 1<<20, 0 })
 	url := "ws://" + s.addrs["ws"].String() + "/ws"
 	ctx := context.Background()
 	small, _, err := websock.Dial(ctx, url, nil)
