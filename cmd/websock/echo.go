@@ -48,13 +48,14 @@ func echoLoop(ctx context.Context, c *websock.Conn, budget *websock.Budget) erro
 			reserved += need
 			return true
 		})
-		if errors.Is(err, errOverBudget) {
-			c.Close(websock.StatusTryAgainLater, "memory budget exhausted")
-		} else if err == nil {
+		if err == nil {
 			err = c.Write(ctx, typ, msg)
 		}
 		if budget != nil {
-			budget.Release(reserved)
+			budget.Release(reserved) // before the peer can see the end
+		}
+		if errors.Is(err, errOverBudget) {
+			c.Close(websock.StatusTryAgainLater, "memory budget exhausted")
 		}
 		if cap(msg) <= maxPooledEchoBuffer {
 			*bp = msg[:0]
