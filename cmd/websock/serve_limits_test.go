@@ -234,18 +234,7 @@ func TestServeDropsSilentPeersAndFreesSlots(t *testing.T) {
 		t.Fatalf("legitimate client after the silent ones were dropped: %v", err)
 	}
 	defer c.CloseNow()
-	msgs := make(chan string, 1)
-	readErr := make(chan error, 1)
-	go func() {
-		for {
-			_, msg, err := c.Read(ctx)
-			if err != nil {
-				readErr <- err
-				return
-			}
-			msgs <- string(msg)
-		}
-	}()
+	msgs, readErr := readInBackground(ctx, c)
 	select {
 	case err := <-readErr:
 		t.Fatalf("a client answering pings was dropped while idle: %v", err)
@@ -374,18 +363,7 @@ func TestServeWebSocketOutlivesHTTPTimeouts(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.CloseNow()
-			readErr := make(chan error, 1)
-			msgs := make(chan string, 1)
-			go func() {
-				for {
-					_, msg, err := c.Read(ctx)
-					if err != nil {
-						readErr <- err
-						return
-					}
-					msgs <- string(msg)
-				}
-			}()
+			msgs, readErr := readInBackground(ctx, c)
 			select {
 			case err := <-readErr:
 				t.Fatalf("WebSocket connection ended while idle: %v", err)
@@ -444,4 +422,21 @@ func TestServeRefusesUpgradeWithBody(t *testing.T) {
 			t.Fatalf("%s: %d %q, want 400 and a one-line reason", name, resp.StatusCode, body)
 		}
 	}
+}
+
+// readInBackground reads c in a goroutine of its own (which answers pings)
+// and hands over each message and the error that ends reading.
+func readInBackground(ctx context.Context, c *websock.Conn) (msgs <-chan string, readErr <-chan error) {
+	m, e := make(chan string, 1), make(chan error, 1)
+	go func() {
+		for {
+			_, msg, err := c.Read(ctx)
+			if err != nil {
+				e <- err
+				return
+			}
+			m <- string(msg)
+		}
+	}()
+	return m, e
 }
