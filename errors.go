@@ -89,10 +89,10 @@ var errLockTimeout = errors.New("websock: timed out waiting to write")
 // because of cause: ErrClosed itself, or an error that wraps both ErrClosed
 // and cause.
 func closedError(cause error) error {
-	if cause == nil || errors.Is(cause, ErrClosed) {
-		if cause == nil {
-			return ErrClosed
-		}
+	switch {
+	case cause == nil:
+		return ErrClosed
+	case errors.Is(cause, ErrClosed):
 		return cause
 	}
 	return &connClosedError{cause}

@@ -103,13 +103,7 @@ func TestKeepaliveCountsBytes(t *testing.T) {
 		}
 		read <- err
 	}()
-	// One byte every 10 ms: 1.2 s, three times the silence keepalive allows.
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for i := range b {
-		<-tick.C
-		p.write(b[i : i+1])
-	}
+	p.trickle(b) // 1.2 s, three times the silence keepalive allows
 	if err := <-read; err != nil {
 		t.Fatalf("slow frame: %v", err)
 	}
@@ -156,12 +150,7 @@ func TestIdleTimeout(t *testing.T) {
 		b := frameBytes(true, 0, frame.OpBinary, msg, false)
 		read := make(chan error, 1)
 		go func() { _, _, err := c.Read(context.Background()); read <- err }()
-		tick := time.NewTicker(10 * time.Millisecond) // 1 s in all
-		defer tick.Stop()
-		for i := range b {
-			<-tick.C
-			p.write(b[i : i+1])
-		}
+		p.trickle(b) // 1 s in all
 		if err := <-read; err != nil {
 			t.Fatalf("trickled message: %v", err)
 		}
@@ -224,4 +213,15 @@ func TestMessageTimeout(t *testing.T) {
 			}
 		}
 	})
+}
+
+// trickle sends b one byte every 10 ms.
+func (p *rawPeer) trickle(b []byte) {
+	p.t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for i := range b {
+		<-tick.C
+		p.write(b[i : i+1])
+	}
 }
