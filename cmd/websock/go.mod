@@ -1,0 +1,15 @@
+module github.com/websock/websock/cmd/websock
+
+go 1.26.8
+
+require (
+	github.com/websock/websock v0.0.0
+	go.uber.org/goleak v1.3.0
+)
+
+require github.com/klauspost/compress v1.20.4 // indirect
+
+// The command is developed in the same repository as the library; go.work at
+// the repository's root selects the library beside it, and this line does the
+// same for commands run with GOWORK=off (go mod tidy).
+replace github.com/websock/websock => ../..
