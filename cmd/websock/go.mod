@@ -3,11 +3,16 @@ module github.com/websock/websock/cmd/websock
 go 1.26.8
 
 require (
+	github.com/chromedp/chromedp v0.23.0
 	github.com/websock/websock v0.0.0
 	go.uber.org/goleak v1.3.0
 )
 
-require github.com/klauspost/compress v1.20.4 // indirect
+require (
+	github.com/chromedp/cdproto v0.159.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	github.com/klauspost/compress v1.20.4 // indirect
+)
 
 // The command is developed in the same repository as the library; go.work at
 // the repository's root selects the library beside it, and this line does the
