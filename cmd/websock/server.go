@@ -55,6 +55,7 @@ func (s *server) start() error {
 	for _, rt := range s.routes() {
 		mux.Handle(rt.path, s.endpoint(rt.backend))
 	}
+	mux.Handle("/", s.pages())
 	newServer := func() *http.Server {
 		// The read and write timeouts bound plain HTTP exchanges (a 404, a
 		// refusal); Accept clears the connection's deadlines once it has
@@ -148,6 +149,11 @@ func (s *server) reloadCertificate() error {
 func (s *server) routes() []route {
 	echo := echoBackend{budget: s.cfg.budget}
 	return []route{{"/ws", echo}, {"/wss", echo}}
+}
+
+// pages serves every path that is not a WebSocket endpoint.
+func (s *server) pages() http.Handler {
+	return http.NotFoundHandler()
 }
 
 // endpoint is the HTTP handler of a route: it upgrades the request and
