@@ -23,10 +23,10 @@ import (
 //     since the start);
 //   - allocation has fallen below an eighth of its peak rate since then,
 //     for memReleaseQuietTicks checks in a row: the burst is over;
-//   - memReleaseMinGap has passed since the last release.
+//   - memReleaseMinGap has passed since the last release, and 100 times
+//     what the last release took: releasing takes at most 1% of the time.
 //
-// Under steady traffic allocation does not fall back, so nothing is done;
-// a release costs two collections, at most once per memReleaseMinGap.
+// Under steady traffic allocation does not fall back, so nothing is done.
 const (
 	memReleaseInterval   = time.Second
 	memReleaseQuietTicks = 2
@@ -46,7 +46,7 @@ type memReleasePolicy struct {
 	lastAllocs  uint64    // allocs at the previous check
 	peakRate    uint64    // most bytes allocated between two checks since the last release
 	quiet       int       // checks in a row with allocation below peakRate/8
-	lastRelease time.Time // zero before the first
+	nextRelease time.Time // no release before; zero before the first
 }
 
 func newMemReleasePolicy(f memFigures) *memReleasePolicy {
@@ -64,13 +64,14 @@ func (p *memReleasePolicy) check(now time.Time, f memFigures) bool {
 		p.quiet = 0
 	}
 	grown := f.heap >= p.baseline+memReleaseMinGrowth && f.heap >= p.baseline+p.baseline/8
-	return grown && p.quiet >= memReleaseQuietTicks &&
-		(p.lastRelease.IsZero() || now.Sub(p.lastRelease) >= memReleaseMinGap)
+	return grown && p.quiet >= memReleaseQuietTicks && !now.Before(p.nextRelease)
 }
 
-// released records a release done at now, after which f was read.
-func (p *memReleasePolicy) released(now time.Time, f memFigures) {
-	p.baseline, p.lastAllocs, p.lastRelease = f.heap, f.allocs, now
+// released records a release that ended at now and took took, after
+// which f was read.
+func (p *memReleasePolicy) released(now time.Time, took time.Duration, f memFigures) {
+	p.baseline, p.lastAllocs = f.heap, f.allocs
+	p.nextRelease = now.Add(max(memReleaseMinGap, 100*took))
 	p.peakRate, p.quiet = 0, 0
 }
 
@@ -116,10 +117,12 @@ func startMemRelease(logger *slog.Logger) (stop func()) {
 				if !p.check(now, before) {
 					continue
 				}
+				start := time.Now()
 				releaseMemory()
 				after := readMemFigures()
-				p.released(time.Now(), after)
-				logger.Info("memory returned to the system after a burst", "heap_before", before.heap, "heap_after", after.heap)
+				took := time.Since(start)
+				p.released(start.Add(took), took, after)
+				logger.Info("memory returned to the system after a burst", "heap_before", before.heap, "heap_after", after.heap, "took", took)
 			}
 		}
 	}()

@@ -19,30 +19,37 @@ func TestMemReleasePolicy(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name    string
+		took    time.Duration // what each release takes
 		seconds []second
 	}{
-		{"burst then quiet: released on the second quiet check", []second{
+		{"burst then quiet: released on the second quiet check", 0, []second{
 			{10, 1, false}, {80, 200, false}, {150, 300, false}, {150, 2, false}, {150, 1, true}, {12, 0, false}, {12, 0, false},
 		}},
-		{"steady traffic: never", []second{
+		{"steady traffic: never", 0, []second{
 			{10, 100, false}, {80, 100, false}, {150, 100, false}, {150, 100, false}, {150, 90, false}, {150, 100, false},
 		}},
-		{"traffic slowing but not fallen back: never", []second{
+		{"traffic slowing but not fallen back: never", 0, []second{
 			{10, 100, false}, {150, 100, false}, {150, 50, false}, {150, 30, false}, {150, 20, false},
 		}},
-		{"a pause inside a burst is one quiet check: no release", []second{
+		{"a pause inside a burst is one quiet check: no release", 0, []second{
 			{10, 100, false}, {150, 100, false}, {150, 1, false}, {150, 100, false}, {150, 100, false},
 		}},
-		{"heap grown by less than 8 MiB: never", []second{
+		{"heap grown by less than 8 MiB: never", 0, []second{
 			{10, 1, false}, {17, 200, false}, {17, 0, false}, {17, 0, false}, {17, 0, false},
 		}},
-		{"heap grown by less than an eighth: never", []second{
+		{"heap grown by less than an eighth: never", 0, []second{
 			{100, 1, false}, {110, 200, false}, {110, 0, false}, {110, 0, false}, {110, 0, false},
 		}},
-		{"second burst within the minimum gap waits for it", []second{
+		{"second burst within the minimum gap waits for it", 0, []second{
 			{10, 0, false}, {150, 300, false}, {150, 0, false}, {150, 0, true}, // released at 3 s
 			{12, 300, false}, {150, 300, false}, {150, 0, false}, {150, 0, false}, // 7 s: 4 s after
 			{150, 0, true}, // 8 s: 5 s after
+		}},
+		{"a release that took 100 ms: the next waits 10 s", 100 * time.Millisecond, []second{
+			{10, 0, false}, {150, 300, false}, {150, 0, false}, {150, 0, true}, // released at 3 s
+			{12, 300, false}, {150, 300, false}, {150, 0, false}, {150, 0, false}, {150, 0, false}, // 8 s
+			{150, 0, false}, {150, 0, false}, {150, 0, false}, {150, 0, false}, // 12 s
+			{150, 0, true}, // 13 s: 10 s after
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,7 +64,7 @@ func TestMemReleasePolicy(t *testing.T) {
 					t.Fatalf("second %d (%+v): release %v, want %v", i, s, got, s.release)
 				}
 				if s.release {
-					p.released(now, memFigures{heap: 12 * MiB, allocs: allocs})
+					p.released(now, tt.took, memFigures{heap: 12 * MiB, allocs: allocs})
 				}
 			}
 		})
