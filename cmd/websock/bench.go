@@ -112,17 +112,23 @@ flags:`)
 		rssBefore = procRSS(*pid)
 	}
 	cs := make([]*websock.Conn, 0, *conns)
+	var readers sync.WaitGroup // idle runs: one per connection, see keepReading
+	defer readers.Wait()
 	defer func() {
 		for _, c := range cs {
 			c.CloseNow()
 		}
 	}()
+	var echoes []<-chan error
 	for i := 0; i < *conns; i++ {
 		c, _, err := websock.Dial(ctx, url, opts())
 		if err != nil {
 			return fmt.Errorf("bench: connection %d: %w", i, err)
 		}
 		cs = append(cs, c)
+		if *idle {
+			echoes = append(echoes, keepReading(ctx, c, *size, &readers))
+		}
 	}
 	typ := websock.BinaryMessage
 	if *text {
@@ -135,22 +141,19 @@ flags:`)
 				return fmt.Errorf("bench: connection %d: %w", i, err)
 			}
 		}
-		for i, c := range cs {
-			if _, got, err := c.Read(ctx); err != nil || len(got) != len(msg) {
-				return fmt.Errorf("bench: connection %d: echo of %d bytes: %d bytes, %v", i, len(msg), len(got), err)
-			}
-		}
-		// Keep reading, so that the server's keepalive pings are answered
-		// however long the hold; the close ends these reads.
-		var readers sync.WaitGroup
-		for _, c := range cs {
-			readers.Go(func() {
-				for {
-					if _, _, err := c.Read(ctx); err != nil {
-						return
-					}
+		timer := time.NewTimer(echoTimeout)
+		defer timer.Stop()
+		for i, echo := range echoes {
+			select {
+			case err := <-echo:
+				if err != nil {
+					return fmt.Errorf("bench: connection %d: %w", i, err)
 				}
-			})
+			case <-timer.C:
+				return fmt.Errorf("bench: connection %d: no echo within %v", i, echoTimeout)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		select {
 		case <-time.After(*duration):
@@ -162,7 +165,6 @@ flags:`)
 			res.RSSPerConnKiB = float64(res.ServerRSSKiB-rssBefore) / float64(*conns)
 		}
 		res.Closed, res.CloseErrors = closeAll(cs)
-		readers.Wait()
 		return printBench(out, res, *asJSON)
 	}
 
@@ -292,6 +294,29 @@ func benchConn(ctx context.Context, stop <-chan struct{}, c *websock.Conn, typ w
 			lat.add(time.Since(t0))
 		}
 	}
+}
+
+// echoTimeout bounds the wait for the echoes of an idle run's messages.
+const echoTimeout = time.Minute
+
+// keepReading reads everything c receives until reading fails (the close
+// ends it), so that the server's keepalive pings are answered from the
+// moment the connection opens, however long opening the others takes. The
+// returned channel gets the verdict on the first message: nil if it has
+// want bytes.
+func keepReading(ctx context.Context, c *websock.Conn, want int, readers *sync.WaitGroup) <-chan error {
+	first := make(chan error, 1)
+	readers.Go(func() {
+		_, msg, err := c.Read(ctx)
+		if err == nil && len(msg) != want {
+			err = fmt.Errorf("echo of %d bytes: %d bytes", want, len(msg))
+		}
+		first <- err
+		for err == nil {
+			_, _, err = c.Read(ctx)
+		}
+	})
+	return first
 }
 
 // stopTimeout bounds the wait for the round trips in flight when a run

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ const idleClientsEnv = "WEBSOCK_IDLE_CLIENTS"
 
 // runIdleClients dials the connections the spec "URL CONNS SIZE COMPRESS"
 // asks for, has each exchange one message of SIZE bytes, prints "ready",
-// keeps them open (answering pings) until stdin ends, closes them with
+// keeps them open (answering pings from the start) until stdin ends, closes them with
 // 1000 and returns the exit status.
 func runIdleClients(spec string) int {
 	f := strings.Fields(spec)
@@ -36,6 +37,13 @@ func runIdleClients(spec string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cs := make([]*websock.Conn, 0, n)
+	var readers sync.WaitGroup
+	defer readers.Wait()
+	defer func() {
+		for _, c := range cs {
+			c.CloseNow()
+		}
+	}()
 	msg := benchMessage(size)
 	for i := range n {
 		opts := &websock.DialOptions{ConnOptions: websock.ConnOptions{ReadLimit: -1}}
@@ -45,27 +53,19 @@ func runIdleClients(spec string) int {
 		c, _, err := websock.Dial(ctx, f[0], opts)
 		if err == nil {
 			cs = append(cs, c)
-			err = c.Write(ctx, websock.BinaryMessage, msg)
-		}
-		if err == nil {
-			var got []byte
-			if _, got, err = c.Read(ctx); err == nil && len(got) != size {
-				err = fmt.Errorf("echo of %d bytes: %d", size, len(got))
+			echo := keepReading(ctx, c, size, &readers)
+			if err = c.Write(ctx, websock.BinaryMessage, msg); err == nil {
+				select {
+				case err = <-echo:
+				case <-ctx.Done():
+					err = ctx.Err()
+				}
 			}
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "connection %d: %v\n", i, err)
 			return 1
 		}
-	}
-	for _, c := range cs {
-		go func() {
-			for {
-				if _, _, err := c.Read(ctx); err != nil {
-					return
-				}
-			}
-		}()
 	}
 	fmt.Println("ready")
 	io.Copy(io.Discard, os.Stdin)
