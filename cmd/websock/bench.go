@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"slices"
@@ -45,6 +46,12 @@ type benchResult struct {
 	UserPerMillion float64 `json:"server_user_sec_per_million,omitempty"`
 	ServerRSSKiB   int64   `json:"server_rss_kib,omitempty"`
 	RSSPerConnKiB  float64 `json:"server_rss_per_conn_kib,omitempty"`
+	// RSSWaitSec is how long after the hold the RSS was read: until it
+	// stopped falling (RSSSettled) or -settle ran out.
+	RSSWaitSec  float64 `json:"server_rss_wait_sec,omitempty"`
+	RSSSettled  bool    `json:"server_rss_settled,omitempty"`
+	Closed      int     `json:"closed"`       // connections ended with a closing handshake
+	CloseErrors int     `json:"close_errors"` // connections whose closing handshake failed
 }
 
 // runBench is the bench command with its streams.
@@ -60,7 +67,11 @@ Load-tests a WebSocket echo server: -c connections each send a message of
 reads the server's CPU time and memory from /proc to report CPU seconds per
 million messages. With -idle, opens the connections, has each exchange one
 message (so that buffers and compression state are set up), holds them for
--d and reports the server's memory per connection.
+-d (answering the server's pings), then reads the server's RSS until it
+stops falling (at most -settle) and reports the memory per connection: the
+RSS after, less the RSS before the first connection, over -c. Connections
+end with a closing handshake (1000), each waiting at most 5 s for the
+server's close frame.
 
 flags:`)
 		fs.PrintDefaults()
@@ -76,6 +87,7 @@ flags:`)
 	insecure := fs.Bool("insecure", false, "accept any TLS certificate")
 	pid := fs.Int("pid", 0, "server process to read CPU time and memory of (Linux /proc)")
 	idle := fs.Bool("idle", false, "hold idle connections instead of sending")
+	settle := fs.Duration("settle", 30*time.Second, "with -idle and -pid: wait at most this long for the server's RSS to stop falling")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -100,17 +112,23 @@ flags:`)
 		rssBefore = procRSS(*pid)
 	}
 	cs := make([]*websock.Conn, 0, *conns)
+	var readers sync.WaitGroup // idle runs: one per connection, see keepReading
+	defer readers.Wait()
 	defer func() {
 		for _, c := range cs {
 			c.CloseNow()
 		}
 	}()
+	var echoes []<-chan error
 	for i := 0; i < *conns; i++ {
 		c, _, err := websock.Dial(ctx, url, opts())
 		if err != nil {
 			return fmt.Errorf("bench: connection %d: %w", i, err)
 		}
 		cs = append(cs, c)
+		if *idle {
+			echoes = append(echoes, keepReading(ctx, c, *size, &readers))
+		}
 	}
 	typ := websock.BinaryMessage
 	if *text {
@@ -123,9 +141,18 @@ flags:`)
 				return fmt.Errorf("bench: connection %d: %w", i, err)
 			}
 		}
-		for i, c := range cs {
-			if _, got, err := c.Read(ctx); err != nil || len(got) != len(msg) {
-				return fmt.Errorf("bench: connection %d: echo of %d bytes: %d bytes, %v", i, len(msg), len(got), err)
+		timer := time.NewTimer(echoTimeout)
+		defer timer.Stop()
+		for i, echo := range echoes {
+			select {
+			case err := <-echo:
+				if err != nil {
+					return fmt.Errorf("bench: connection %d: %w", i, err)
+				}
+			case <-timer.C:
+				return fmt.Errorf("bench: connection %d: no echo within %v", i, echoTimeout)
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		}
 		select {
@@ -133,15 +160,20 @@ flags:`)
 		case <-ctx.Done():
 		}
 		if *pid != 0 {
-			res.ServerRSSKiB = procRSS(*pid)
+			rss, waited, settled := settledRSS(ctx, func() int64 { return procRSS(*pid) }, rssInterval, rssWindow, *settle)
+			res.ServerRSSKiB, res.RSSWaitSec, res.RSSSettled = rss, waited.Seconds(), settled
 			res.RSSPerConnKiB = float64(res.ServerRSSKiB-rssBefore) / float64(*conns)
 		}
+		res.Closed, res.CloseErrors = closeAll(cs)
 		return printBench(out, res, *asJSON)
 	}
 
 	var measuring atomic.Bool
 	var count, errCount atomic.Int64
 	lat := newLatencies()
+	// stop ends the loops between round trips, so that every connection
+	// is idle when it is closed; cancel, only if one does not stop.
+	stop := make(chan struct{})
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -153,7 +185,7 @@ flags:`)
 		wg.Add(1)
 		go func(c *websock.Conn) {
 			defer wg.Done()
-			benchConn(runCtx, c, typ, *size, interval, &measuring, &count, &errCount, lat)
+			benchConn(runCtx, stop, c, typ, *size, interval, &measuring, &count, &errCount, lat)
 		}(c)
 	}
 	// Warm up, then measure.
@@ -190,11 +222,12 @@ loop:
 	if lineEnd == "" {
 		fmt.Fprintln(errOut)
 	}
-	cancel()
-	for _, c := range cs {
-		c.CloseNow()
+	close(stop)
+	if !waitGroupWithin(&wg, stopTimeout) {
+		cancel() // a round trip that does not end fails its connection
+		wg.Wait()
 	}
-	wg.Wait()
+	res.Closed, res.CloseErrors = closeAll(cs)
 
 	res.Seconds = elapsed.Seconds()
 	res.Messages = count.Load()
@@ -212,13 +245,19 @@ loop:
 	return printBench(out, res, *asJSON)
 }
 
-// benchConn sends and checks echoes on one connection until ctx ends.
-func benchConn(ctx context.Context, c *websock.Conn, typ websock.MessageType, size int, interval time.Duration,
+// benchConn sends and checks echoes on one connection until stop is closed
+// (after a round trip) or ctx ends (during one).
+func benchConn(ctx context.Context, stop <-chan struct{}, c *websock.Conn, typ websock.MessageType, size int, interval time.Duration,
 	measuring *atomic.Bool, count, errCount *atomic.Int64, lat *latencies) {
 	msg := benchMessage(size)
 	buf := make([]byte, 0, size)
 	var next time.Time
-	for ctx.Err() == nil {
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
 		if interval > 0 {
 			if next.IsZero() {
 				next = time.Now()
@@ -227,7 +266,7 @@ func benchConn(ctx context.Context, c *websock.Conn, typ websock.MessageType, si
 			if d := time.Until(next); d > 0 {
 				select {
 				case <-time.After(d):
-				case <-ctx.Done():
+				case <-stop:
 					return
 				}
 			}
@@ -253,6 +292,112 @@ func benchConn(ctx context.Context, c *websock.Conn, typ websock.MessageType, si
 		if measuring.Load() {
 			count.Add(1)
 			lat.add(time.Since(t0))
+		}
+	}
+}
+
+// echoTimeout bounds the wait for the echoes of an idle run's messages.
+const echoTimeout = time.Minute
+
+// keepReading reads everything c receives until reading fails (the close
+// ends it), so that the server's keepalive pings are answered from the
+// moment the connection opens, however long opening the others takes. The
+// returned channel gets the verdict on the first message: nil if it has
+// want bytes.
+func keepReading(ctx context.Context, c *websock.Conn, want int, readers *sync.WaitGroup) <-chan error {
+	first := make(chan error, 1)
+	readers.Go(func() {
+		_, msg, err := c.Read(ctx)
+		if err == nil && len(msg) != want {
+			err = fmt.Errorf("echo of %d bytes: %d bytes", want, len(msg))
+		}
+		first <- err
+		for err == nil {
+			_, _, err = c.Read(ctx)
+		}
+	})
+	return first
+}
+
+// stopTimeout bounds the wait for the round trips in flight when a run
+// ends; a connection still waiting for its echo then fails.
+const stopTimeout = 10 * time.Second
+
+// waitGroupWithin waits for wg at most d and reports whether it ended.
+func waitGroupWithin(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return true
+	case <-timer.C:
+		return false
+	}
+}
+
+// closeParallel is how many closing handshakes closeAll runs at once.
+const closeParallel = 64
+
+// closeAll ends every connection with a closing handshake (1000, RFC 6455
+// §7.1.2): each sends its close frame and waits, at most its close timeout
+// (websock.DefaultCloseTimeout), for the server's. It returns how many
+// handshakes completed and how many failed (the connection is then closed
+// all the same).
+func closeAll(cs []*websock.Conn) (closed, failed int) {
+	var wg sync.WaitGroup
+	var nFailed atomic.Int64
+	sem := make(chan struct{}, closeParallel)
+	for _, c := range cs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := c.Close(websock.StatusNormalClosure, ""); err != nil {
+				nFailed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	failed = int(nFailed.Load())
+	return len(cs) - failed, failed
+}
+
+// How settledRSS samples the server's memory after an idle hold: the Go
+// runtime gives freed memory back to the system over seconds.
+const (
+	rssInterval = 500 * time.Millisecond
+	rssWindow   = 4 // samples: settled when it fell less than 1% in 2 s
+)
+
+// settledRSS reads the RSS every interval until it has fallen by less
+// than 1% (and 64 KiB) over the last window readings, or limit has passed,
+// or ctx ends. It returns the last reading, how long it waited and whether
+// the RSS settled.
+func settledRSS(ctx context.Context, read func() int64, interval time.Duration, window int, limit time.Duration) (rss int64, waited time.Duration, settled bool) {
+	start := time.Now()
+	readings := []int64{read()}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		last := readings[len(readings)-1]
+		if len(readings) > window {
+			ago := readings[len(readings)-1-window]
+			if fell := ago - last; fell < ago/100 || fell < 64 {
+				return last, time.Since(start), true
+			}
+		}
+		if time.Since(start) >= limit {
+			return last, time.Since(start), false
+		}
+		select {
+		case <-tick.C:
+			readings = append(readings, read())
+		case <-ctx.Done():
+			return last, time.Since(start), false
 		}
 	}
 }
@@ -343,16 +488,35 @@ func printBench(out io.Writer, r benchResult, asJSON bool) error {
 		if r.RSSPerConnKiB > 0 {
 			fmt.Fprintf(out, " (%.1f KiB per connection)", r.RSSPerConnKiB)
 		}
+		switch {
+		case r.RSSSettled:
+			fmt.Fprintf(out, ", read once it stopped falling (%.1fs after the hold)", r.RSSWaitSec)
+		case r.RSSWaitSec > 0:
+			fmt.Fprintf(out, ", still falling %.1fs after the hold", r.RSSWaitSec)
+		}
 		fmt.Fprintln(out)
 	}
+	fmt.Fprintf(out, "  closing handshakes: %d completed, %d failed\n", r.Closed, r.CloseErrors)
 	return nil
 }
 
-// benchMessage returns a message of size bytes of lower-case letters.
+// benchMessage returns a message of size bytes of text: words drawn from a
+// small vocabulary in a fixed pseudo-random order, which compresses about
+// as well as chat or JSON text (3 to 4 times), not a repeated pattern that
+// deflate shrinks a thousandfold.
 func benchMessage(size int) []byte {
-	msg := make([]byte, size)
-	for i := range msg {
-		msg[i] = 'a' + byte(i%26)
+	words := strings.Fields("the of and to in is was for on that with as by at from his an were are which " +
+		"this be or has had but not have it its first one new after who they two her she been other when " +
+		"time during there into school more may years over only year most would world city some where between")
+	rng := rand.New(rand.NewPCG(1, 2))
+	msg := make([]byte, 0, size+16)
+	for len(msg) < size {
+		msg = append(msg, words[rng.IntN(len(words))]...)
+		msg = append(msg, ' ')
+		if rng.IntN(8) == 0 {
+			msg = strconv.AppendInt(msg, int64(rng.IntN(100000)), 10)
+			msg = append(msg, ' ')
+		}
 	}
-	return msg
+	return msg[:size]
 }

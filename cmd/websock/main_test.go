@@ -8,7 +8,12 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(idleClientsEnv) != "" {
+		os.Exit(runIdleClients(os.Getenv(idleClientsEnv)))
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func TestIsTerminal(t *testing.T) {
 	f, err := os.CreateTemp(t.TempDir(), "out")

@@ -160,6 +160,7 @@ flags:`)
 	if err := s.start(); err != nil {
 		return err
 	}
+	defer startMemRelease(logger)()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)

@@ -295,6 +295,7 @@ func (d *Decompressor) Release() {
 		readerPool.Put(d.fr)
 		d.fr = nil
 	}
+	d.src.release()
 	d.history = slideWindow{}
 }
 
@@ -325,9 +326,10 @@ func (m *messageReader) Read(p []byte) (int, error) {
 		}
 	}
 	// The next message starts from a pooled reader primed with the
-	// history, so an idle connection holds no decompressor.
+	// history, so an idle connection holds no decompressor (nor buffer).
 	readerPool.Put(d.fr)
 	d.fr = nil
+	d.src.release()
 	d.src.end = err
 	return n, err
 }
@@ -354,22 +356,39 @@ func (d *Decompressor) checkRest() error {
 
 // messageSource yields the message's payload, then the sync tail and an
 // empty final block, through a small buffer (the decompressor reads byte by
-// byte). The buffer holds payload bytes or ending bytes, never both.
+// byte). The buffer holds payload bytes or ending bytes, never both. It is
+// borrowed from sourceBuffers for one message, like the flate reader, so
+// that an idle connection holds none.
 type messageSource struct {
 	r     io.Reader
-	eof   bool  // r is exhausted
-	err   error // r failed
-	end   error // how the message's reader ended: io.EOF or an error
-	extra int   // bytes of the ending already buffered
-	buf   [512]byte
+	eof   bool                    // r is exhausted
+	err   error                   // r failed
+	end   error                   // how the message's reader ended: io.EOF or an error
+	extra int                     // bytes of the ending already buffered
+	buf   *[sourceBufferSize]byte // nil between messages
 	i, n  int
 }
+
+const sourceBufferSize = 512
+
+var sourceBuffers = sync.Pool{New: func() any { return new([sourceBufferSize]byte) }}
 
 var ending = append(tail[:], finalBlock[:]...)
 
 func (s *messageSource) reset(r io.Reader) {
 	s.r, s.eof, s.err, s.end = r, false, nil, nil
 	s.extra, s.i, s.n = 0, 0, 0
+	if s.buf == nil {
+		s.buf = sourceBuffers.Get().(*[sourceBufferSize]byte)
+	}
+}
+
+// release gives the buffer back at the end of a message.
+func (s *messageSource) release() {
+	if s.buf != nil {
+		sourceBuffers.Put(s.buf)
+		s.buf = nil
+	}
 }
 
 func (s *messageSource) fill() error {

@@ -59,8 +59,8 @@ func TestRoundTrips(t *testing.T) {
 				if got := decompressMsg(t, d, z); !bytes.Equal(got, m) {
 					t.Fatalf("bits %d takeover %v: message %d differs", bits, takeover, i)
 				}
-				if d.fr != nil {
-					t.Fatalf("bits %d takeover %v: the decompressor is held between messages", bits, takeover)
+				if d.fr != nil || d.src.buf != nil {
+					t.Fatalf("bits %d takeover %v: the decompressor (or its input buffer) is held between messages", bits, takeover)
 				}
 				if h := d.history.bytes(); len(h) > 1<<bits || cap(d.history.buf) > 2<<bits {
 					t.Fatalf("bits %d: history of %d bytes (capacity %d)", bits, len(h), cap(d.history.buf))
@@ -370,5 +370,40 @@ func TestAfterFinalBlock(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDecompressorHoldsNothingAfterAMessage: whichever way a message ends
+// (read to its end, invalid, or abandoned and released), the decompressor
+// keeps neither its flate reader nor its input buffer.
+func TestDecompressorHoldsNothingAfterAMessage(t *testing.T) {
+	c := NewCompressor(1, 15, false)
+	defer c.Release()
+	z := compressMsg(t, c, corpus[2])
+	for _, tt := range []struct {
+		name string
+		end  func(d *Decompressor)
+	}{
+		{"read to its end", func(d *Decompressor) { decompressMsg(t, d, z) }},
+		{"invalid", func(d *Decompressor) {
+			if _, err := io.ReadAll(d.Reader(bytes.NewReader([]byte{0xff, 0xff, 0xff}))); err == nil {
+				t.Fatal("invalid data read without an error")
+			}
+		}},
+		{"abandoned, then released", func(d *Decompressor) {
+			if _, err := d.Reader(bytes.NewReader(z)).Read(make([]byte, 10)); err != nil {
+				t.Fatal(err)
+			}
+			if d.src.buf == nil {
+				t.Fatal("no input buffer while a message is read")
+			}
+			d.Release()
+		}},
+	} {
+		d := NewDecompressor(15, false)
+		tt.end(d)
+		if d.fr != nil || d.src.buf != nil {
+			t.Errorf("%s: the decompressor holds its flate reader (%v) or input buffer (%v)", tt.name, d.fr != nil, d.src.buf != nil)
+		}
 	}
 }
