@@ -95,8 +95,8 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *Trac
 		for k, v := range respHeader {
 			w.Header()[k] = v
 		}
-		http.Error(w, he.Reason, he.Status)
 		opts.Metrics.refusedHandshake(he.Status)
+		http.Error(w, he.Reason, he.Status)
 		return nil, he
 	}
 

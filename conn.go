@@ -231,11 +231,11 @@ func (c *Conn) closeTCP(cause error) {
 		if c.tracker != nil {
 			c.tracker.remove(c) // before the peer can see the end
 		}
+		c.metrics.ended(c.server, cause)
 		c.nc.Close()
 		close(c.closed)
 		c.msg.uncharge()
 		c.codecUse.end(c.codec)
-		c.metrics.ended(c.server, cause)
 	})
 }
 
