@@ -103,32 +103,42 @@ var hooks struct {
 }
 
 func BenchmarkMetricsDesign(b *testing.B) {
-	run := func(name string, setup func(), count func()) {
-		b.Run(name, func(b *testing.B) {
-			setup()
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				count()
+	b.Run("struct/nil", func(b *testing.B) {
+		hooks.metrics = nil
+		for i := 0; i < b.N; i++ {
+			hooks.metrics.messageReceived(TextMessage, 16, 16)
+		}
+	})
+	b.Run("struct/on", func(b *testing.B) {
+		hooks.metrics = &Metrics{}
+		for i := 0; i < b.N; i++ {
+			hooks.metrics.messageReceived(TextMessage, 16, 16)
+		}
+	})
+	b.Run("interface/nil", func(b *testing.B) {
+		hooks.observer = nil
+		for i := 0; i < b.N; i++ {
+			if o := hooks.observer; o != nil {
+				o.MessageReceived(TextMessage, 16, 16)
+			}
+		}
+	})
+	b.Run("interface/on", func(b *testing.B) {
+		hooks.observer = &countingObserver{}
+		for i := 0; i < b.N; i++ {
+			if o := hooks.observer; o != nil {
+				o.MessageReceived(TextMessage, 16, 16)
+			}
+		}
+	})
+	// All goroutines counting into one Metrics: what many connections
+	// sharing it cost each other.
+	b.Run("struct/on/parallel", func(b *testing.B) {
+		hooks.metrics = &Metrics{}
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				hooks.metrics.messageReceived(TextMessage, 16, 16)
 			}
 		})
-		b.Run(name+"/parallel", func(b *testing.B) {
-			setup()
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					count()
-				}
-			})
-		})
-	}
-	countStruct := func() { hooks.metrics.messageReceived(TextMessage, 16, 16) }
-	countInterface := func() {
-		if o := hooks.observer; o != nil {
-			o.MessageReceived(TextMessage, 16, 16)
-		}
-	}
-	run("struct/nil", func() { hooks.metrics = nil }, countStruct)
-	run("struct/on", func() { hooks.metrics = &Metrics{} }, countStruct)
-	run("interface/nil", func() { hooks.observer = nil }, countInterface)
-	run("interface/on", func() { hooks.observer = &countingObserver{} }, countInterface)
+	})
 }

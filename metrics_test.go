@@ -85,6 +85,15 @@ func readDeadline(t *testing.T) context.Context {
 	return ctx
 }
 
+// readFails reads from c, which must fail with want, and waits for c's end.
+func readFails(t *testing.T, c *Conn, want error) {
+	t.Helper()
+	if _, _, err := c.Read(readDeadline(t)); !errors.Is(err, want) {
+		t.Fatalf("read: %v, want %v", err, want)
+	}
+	endConns(t, c)
+}
+
 // TestMetricsCountEvents: each event moves its counters, on the side that
 // sees it, and no other counter.
 func TestMetricsCountEvents(t *testing.T) {
@@ -275,10 +284,7 @@ func TestMetricsCountEvents(t *testing.T) {
 		}},
 		{"idle timeout", func(t *testing.T, srv, cli *Metrics) (MetricsSnapshot, MetricsSnapshot) {
 			c, _ := newPair(t, ConnOptions{IdleTimeout: 100 * time.Millisecond, Metrics: srv}, false)
-			if _, _, err := c.Read(readDeadline(t)); !errors.Is(err, ErrIdleTimeout) {
-				t.Fatalf("read: %v", err)
-			}
-			endConns(t, c)
+			readFails(t, c, ErrIdleTimeout)
 			ws := openedAndClosed(true)
 			ws.IdleTimeouts, ws.CloseSent[StatusGoingAway] = 1, 1
 			return ws, noCounts()
@@ -286,20 +292,14 @@ func TestMetricsCountEvents(t *testing.T) {
 		{"message timeout", func(t *testing.T, srv, cli *Metrics) (MetricsSnapshot, MetricsSnapshot) {
 			c, p := newPair(t, ConnOptions{MessageTimeout: 100 * time.Millisecond, Metrics: srv}, false)
 			p.write(frameBytes(false, 0, frame.OpText, []byte("the start of a message"), false))
-			if _, _, err := c.Read(readDeadline(t)); !errors.Is(err, ErrMessageTimeout) {
-				t.Fatalf("read: %v", err)
-			}
-			endConns(t, c)
+			readFails(t, c, ErrMessageTimeout)
 			ws := openedAndClosed(true)
 			ws.MessageTimeouts, ws.CloseSent[StatusPolicyViolation] = 1, 1
 			return ws, noCounts()
 		}},
 		{"keepalive timeout", func(t *testing.T, srv, cli *Metrics) (MetricsSnapshot, MetricsSnapshot) {
 			c, _ := newPair(t, ConnOptions{PingInterval: 50 * time.Millisecond, PongTimeout: 100 * time.Millisecond, Metrics: srv}, false)
-			if _, _, err := c.Read(readDeadline(t)); !errors.Is(err, ErrKeepaliveTimeout) {
-				t.Fatalf("read: %v", err)
-			}
-			endConns(t, c)
+			readFails(t, c, ErrKeepaliveTimeout)
 			ws := openedAndClosed(true)
 			ws.KeepaliveTimeouts = 1
 			return ws, noCounts()
@@ -337,11 +337,8 @@ func TestMetricsCountEvents(t *testing.T) {
 		{"failed connection", func(t *testing.T, srv, cli *Metrics) (MetricsSnapshot, MetricsSnapshot) {
 			c, p := newPair(t, ConnOptions{Metrics: srv}, false)
 			p.write(frameBytes(true, 0, frame.OpText, []byte{0xff}, false))
-			if _, _, err := c.Read(readDeadline(t)); !errors.Is(err, ErrInvalidUTF8) {
-				t.Fatalf("read: %v", err)
-			}
 			p.nc.Close()
-			endConns(t, c)
+			readFails(t, c, ErrInvalidUTF8)
 			ws := openedAndClosed(true)
 			ws.CloseSent[StatusInvalidPayload] = 1
 			return ws, noCounts()

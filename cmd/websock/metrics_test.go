@@ -61,6 +61,24 @@ func metricValue(families map[string]*dto.MetricFamily, name string, labels ...s
 	return 0, fmt.Errorf("no sample %s{%s}", name, strings.Join(labels, ","))
 }
 
+// A sample is the value a metric must have.
+type sample struct {
+	name   string
+	labels []string // "k=v", in the order of the exposition (sorted)
+	value  float64
+}
+
+// checkSamples reports the samples of families that do not have their
+// value.
+func checkSamples(t *testing.T, when string, families map[string]*dto.MetricFamily, want []sample) {
+	t.Helper()
+	for _, w := range want {
+		if v, err := metricValue(families, w.name, w.labels...); err != nil || v != w.value {
+			t.Errorf("%s: %s%v = %v, %v; want %v", when, w.name, w.labels, v, err, w.value)
+		}
+	}
+}
+
 // TestServeMetrics runs connections through the serve command (echoes,
 // plain and compressed, a refused handshake, a close with a code, a
 // message timeout) and checks what /metrics then says.
@@ -75,21 +93,13 @@ func TestServeMetrics(t *testing.T) {
 
 	// Before any connection: everything at zero, the budget's limit set.
 	families := scrape(t, s)
-	for _, want := range []struct {
-		name   string
-		labels []string
-		value  float64
-	}{
+	checkSamples(t, "before", families, []sample{
 		{"websock_connections_open", []string{"side=server"}, 0},
 		{"websock_connections_total", []string{"side=server"}, 0},
 		{"websock_timeouts_total", []string{"kind=message"}, 0},
 		{"websock_memory_budget_limit_bytes", nil, defaultMemoryBudget},
 		{"websock_memory_budget_in_use_bytes", nil, 0},
-	} {
-		if v, err := metricValue(families, want.name, want.labels...); err != nil || v != want.value {
-			t.Errorf("before: %s%v = %v, %v; want %v", want.name, want.labels, v, err, want.value)
-		}
-	}
+	})
 	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total"} {
 		if families[name] == nil {
 			t.Errorf("no %s: the Go or process collector is missing", name)
@@ -164,11 +174,7 @@ func TestServeMetrics(t *testing.T) {
 		t.Errorf("received wire bytes %v (%v): want 5 plus a fraction of %d", upWire, err, len(big))
 	}
 	n := float64(len(big))
-	for _, want := range []struct {
-		name   string
-		labels []string
-		value  float64
-	}{
+	checkSamples(t, "after", families, []sample{
 		{"websock_connections_open", []string{"side=server"}, 0},
 		{"websock_connections_total", []string{"side=server"}, 3},
 		{"websock_connections_total", []string{"side=client"}, 0},
@@ -194,11 +200,7 @@ func TestServeMetrics(t *testing.T) {
 		{"websock_timeouts_total", []string{"kind=close"}, 0},
 		{"websock_timeouts_total", []string{"kind=handshake"}, 0},
 		{"websock_memory_budget_in_use_bytes", nil, 0},
-	} {
-		if v, err := metricValue(families, want.name, want.labels...); err != nil || v != want.value {
-			t.Errorf("%s%v = %v, %v; want %v", want.name, want.labels, v, err, want.value)
-		}
-	}
+	})
 	// The server's wire count of the echoed compressed text equals what
 	// it received (same bytes, same compressor settings) only by chance,
 	// so only its bound is checked.
