@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -281,6 +282,41 @@ func TestMetricsCountEvents(t *testing.T) {
 			wc := noCounts()
 			wc.HandshakeTimeouts = 1
 			return noCounts(), wc
+		}},
+		{"accept handshake timeout", func(t *testing.T, srv, cli *Metrics) (MetricsSnapshot, MetricsSnapshot) {
+			accepted := make(chan error, 1)
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, err := Accept(w, r, &AcceptOptions{
+					// A response larger than the socket buffers, to a
+					// client that reads nothing.
+					Hooks: []HandshakeHook{func(_ *http.Request, h http.Header) error {
+						h.Set("X-Padding", strings.Repeat("a", 8<<20))
+						return nil
+					}},
+					HandshakeTimeout: 200 * time.Millisecond,
+					ConnOptions:      ConnOptions{Metrics: srv},
+				})
+				accepted <- err
+			}))
+			defer hs.Close()
+			nc, err := net.Dial("tcp", hs.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			io.WriteString(nc, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+				"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+			select {
+			case err := <-accepted:
+				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Fatalf("accept: %v", err)
+				}
+			case <-time.After(6 * hangGuard): // 8 MiB of header to check and write
+				t.Fatal("Accept did not return")
+			}
+			ws := openedAndClosed(true)
+			ws.HandshakeTimeouts = 1
+			return ws, noCounts()
 		}},
 		{"idle timeout", func(t *testing.T, srv, cli *Metrics) (MetricsSnapshot, MetricsSnapshot) {
 			c, _ := newPair(t, ConnOptions{IdleTimeout: 100 * time.Millisecond, Metrics: srv}, false)

@@ -220,3 +220,12 @@ func TestServeMetricsOffByDefault(t *testing.T) {
 		t.Fatal("connections count metrics without -metrics")
 	}
 }
+
+// TestServeMetricsBadAddress: an address that cannot be listened on stops
+// serve with an error that names -metrics.
+func TestServeMetricsBadAddress(t *testing.T) {
+	err := serveCmd([]string{"-ws", "127.0.0.1:0", "-wss", "", "-metrics", "no-port"})
+	if err == nil || !strings.Contains(err.Error(), "metrics") || !strings.Contains(err.Error(), "no-port") {
+		t.Fatalf("serve -metrics no-port: %v", err)
+	}
+}
