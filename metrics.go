@@ -216,6 +216,23 @@ func (m *Metrics) messageSent(typ MessageType, payload, wire int64) {
 	}
 }
 
+// sentPayload returns the message's payload bytes so far.
+func (w *messageWriter) sentPayload() int64 {
+	if w.coded {
+		return w.payload
+	}
+	return w.wire
+}
+
+// sent counts a message written whole as p with one frame, if err is nil,
+// and returns err.
+func (c *Conn) sent(typ MessageType, p []byte, err error) error {
+	if err == nil {
+		c.metrics.messageSent(typ, int64(len(p)), int64(len(p)))
+	}
+	return err
+}
+
 // closeSent counts a close frame sent with payload p.
 func (m *Metrics) closeSent(p []byte) {
 	if m != nil {

@@ -242,23 +242,6 @@ func (w *messageWriter) Close() error {
 	return nil
 }
 
-// sentPayload returns the message's payload bytes so far.
-func (w *messageWriter) sentPayload() int64 {
-	if w.coded {
-		return w.payload
-	}
-	return w.wire
-}
-
-// sent counts a message written whole as p with one frame, if err is nil,
-// and returns err.
-func (c *Conn) sent(typ MessageType, p []byte, err error) error {
-	if err == nil {
-		c.metrics.messageSent(typ, int64(len(p)), int64(len(p)))
-	}
-	return err
-}
-
 // writeFrame sends one frame. timeout, when positive, bounds the wait for
 // the frame lock and the write itself (used for control frames the
 // connection sends on its own); otherwise the write timeout bounds the
