@@ -83,7 +83,8 @@ const (
 )
 
 // MetricsSnapshot is what a Metrics has counted, read at one moment. Each
-// count is read atomically, but not all of them at the same instant.
+// count is read atomically, but not all of them at the same instant;
+// Opened is never less than Closed.
 type MetricsSnapshot struct {
 	// Connections opened (their handshake done, or the server's 101 being
 	// written) and ended (TCP closed), by side. Opened minus Closed is
@@ -122,9 +123,13 @@ type MessageCounts struct {
 // Snapshot returns the counts so far. It allocates its maps; call it when
 // the counts are needed (at a scrape), not per message.
 func (m *Metrics) Snapshot() MetricsSnapshot {
+	// Ended before opened: a connection that opens and ends between the
+	// two loads then counts as opened only, never as ended only, and
+	// opened minus closed cannot go below zero.
+	serverClosed, clientClosed := m.conns[0].closed.Load(), m.conns[1].closed.Load()
 	s := MetricsSnapshot{
-		ServerOpened: m.conns[0].opened.Load(), ServerClosed: m.conns[0].closed.Load(),
-		ClientOpened: m.conns[1].opened.Load(), ClientClosed: m.conns[1].closed.Load(),
+		ServerOpened: m.conns[0].opened.Load(), ServerClosed: serverClosed,
+		ClientOpened: m.conns[1].opened.Load(), ClientClosed: clientClosed,
 		HandshakesRefused: map[int]uint64{},
 		Received:          map[MessageType]MessageCounts{},
 		Sent:              map[MessageType]MessageCounts{},

@@ -438,3 +438,31 @@ func TestMetricsNil(t *testing.T) {
 	m.closeReceived(1000)
 	m.dialFailed(context.Background(), errors.New("x")) // a panic fails the test
 }
+
+// TestMetricsOpenNeverNegative: connections opening and ending while
+// snapshots are taken never make a side's Closed exceed its Opened.
+func TestMetricsOpenNeverNegative(t *testing.T) {
+	var m Metrics
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				m.opened(true)
+				m.ended(true, nil)
+			}
+		}
+	}()
+	for range 2000 {
+		if s := m.Snapshot(); s.ServerClosed > s.ServerOpened {
+			close(stop)
+			t.Fatalf("closed %d > opened %d", s.ServerClosed, s.ServerOpened)
+		}
+	}
+	close(stop)
+	<-done
+}

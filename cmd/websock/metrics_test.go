@@ -229,3 +229,21 @@ func TestServeMetricsBadAddress(t *testing.T) {
 		t.Fatalf("serve -metrics no-port: %v", err)
 	}
 }
+
+// TestServeMetricsWithoutBudget: with -memory-budget 0 there is no budget
+// to report.
+func TestServeMetricsWithoutBudget(t *testing.T) {
+	s, _ := startTestServer(t, func(cfg *serveConfig) {
+		cfg.metricsAddr = "127.0.0.1:0"
+		cfg.memoryBudget = 0
+	})
+	families := scrape(t, s)
+	for _, name := range []string{"websock_memory_budget_in_use_bytes", "websock_memory_budget_limit_bytes"} {
+		if families[name] != nil {
+			t.Errorf("%s reported without a budget", name)
+		}
+	}
+	if families["websock_connections_open"] == nil {
+		t.Error("websock_connections_open missing")
+	}
+}
