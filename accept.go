@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -67,6 +68,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		return accept(w, r, opts, nil)
 	}
 	if err := t.reserve(); err != nil {
+		opts.Metrics.refusedHandshake(err.Status)
 		http.Error(w, err.Reason, err.Status)
 		return nil, err
 	}
@@ -93,6 +95,7 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *Trac
 		for k, v := range respHeader {
 			w.Header()[k] = v
 		}
+		opts.Metrics.refusedHandshake(he.Status)
 		http.Error(w, he.Reason, he.Status)
 		return nil, he
 	}
@@ -167,6 +170,9 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *Trac
 	respHeader.Write(bw)
 	bw.WriteString("\r\n")
 	if err := bw.Flush(); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			opts.Metrics.handshakeTimedOut()
+		}
 		err = fmt.Errorf("websock: accept: write response: %w", err)
 		c.closeTCP(err)
 		return nil, err

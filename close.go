@@ -162,6 +162,7 @@ func (c *Conn) handlePeerClose(p []byte) error {
 	case err != nil:
 		return c.fail(StatusProtocolError, ErrProtocol, err.Error())
 	}
+	c.metrics.closeReceived(code)
 	c.peerClose = CloseError{Code: code, Reason: string(reason)}
 	c.readErr = &c.peerClose
 	c.closeRecvOnce.Do(func() { close(c.closeRecv) })

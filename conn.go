@@ -59,6 +59,7 @@ type Conn struct {
 	readLimit    atomic.Int64
 	maxRatio     int64
 	budget       *Budget
+	metrics      *Metrics
 	maxFrame     int64
 	closeTimeout time.Duration
 	writeTimeout time.Duration
@@ -125,6 +126,7 @@ func newConn(nc net.Conn, buffered []byte, cfg connConfig) *Conn {
 		closeTimeout: cfg.CloseTimeout,
 		writeTimeout: cfg.WriteTimeout,
 		budget:       cfg.Budget,
+		metrics:      cfg.Metrics,
 		maxRatio:     int64(cfg.MaxCompressionRatio),
 		tracker:      cfg.tracker,
 		readSem:      make(chan struct{}, 1),
@@ -156,6 +158,7 @@ func newConn(nc net.Conn, buffered []byte, cfg connConfig) *Conn {
 		c.mw = &messageWriter{c: c}
 	}
 	c.startWatchdog(cfg.ConnOptions)
+	c.metrics.opened(c.server)
 	return c
 }
 
@@ -228,6 +231,7 @@ func (c *Conn) closeTCP(cause error) {
 		if c.tracker != nil {
 			c.tracker.remove(c) // before the peer can see the end
 		}
+		c.metrics.ended(c.server, cause)
 		c.nc.Close()
 		close(c.closed)
 		c.msg.uncharge()

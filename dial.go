@@ -94,11 +94,13 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 
 	nc, err := dialTransport(ctx, u, secure, opts)
 	if err != nil {
+		opts.Metrics.dialFailed(ctx, err)
 		return nil, nil, fmt.Errorf("websock: dial %s: %w", u.Redacted(), err)
 	}
 	c, resp, err := clientHandshake(ctx, nc, u, opts)
 	if err != nil {
 		nc.Close()
+		opts.Metrics.dialFailed(ctx, err)
 		return nil, resp, err
 	}
 	return c, resp, nil

@@ -158,3 +158,42 @@ func ExampleHandler() {
 	// <nil>
 	// 1001
 }
+
+// Counting what the connections of a server do, for a monitoring system to
+// read with Snapshot (at a scrape, say).
+func ExampleMetrics() {
+	var metrics websock.Metrics
+	opts := &websock.AcceptOptions{ConnOptions: websock.ConnOptions{Metrics: &metrics}}
+	ended := make(chan struct{})
+	srv := httptest.NewServer(websock.Handler(opts, func(ctx context.Context, c *websock.Conn, _ *http.Request) {
+		defer close(ended)
+		for {
+			typ, msg, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			c.Write(ctx, typ, msg)
+		}
+	}))
+	defer srv.Close()
+
+	ctx := context.Background()
+	c, _, err := websock.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c.Write(ctx, websock.TextMessage, []byte("hello"))
+	c.Read(ctx)
+	c.Close(websock.StatusNormalClosure, "")
+	<-ended
+
+	s := metrics.Snapshot()
+	fmt.Println("connections opened:", s.ServerOpened, "open:", s.ServerOpened-s.ServerClosed)
+	fmt.Printf("text received: %+v\n", s.Received[websock.TextMessage])
+	fmt.Println("close codes received:", s.CloseReceived)
+	// Output:
+	// connections opened: 1 open: 0
+	// text received: {Messages:1 PayloadBytes:5 WireBytes:5}
+	// close codes received: map[1000:1]
+}

@@ -146,6 +146,7 @@ func (m *messageReader) read(p []byte) (int, error) {
 		if m.typ == TextMessage && !m.utf8.Complete() {
 			return 0, c.fail(StatusInvalidPayload, ErrInvalidUTF8, "text message ends inside a UTF-8 sequence")
 		}
+		c.metrics.messageReceived(m.typ, m.n, c.rawSize)
 		m.end()
 	}
 	return n, err

@@ -72,6 +72,10 @@ type ConnOptions struct {
 	// Budget, when not nil, bounds the memory that all the connections
 	// sharing it hold for messages being read (see Budget).
 	Budget *Budget
+
+	// Metrics, when not nil, counts the events of the connection along
+	// with those of the others sharing it (see Metrics).
+	Metrics *Metrics
 }
 
 // connConfig is what both sides set up on a new Conn.

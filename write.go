@@ -31,7 +31,7 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 	}
 	defer release(c.msgSem)
 	if c.codec == nil {
-		return c.writeFrame(ctx, 0, true, 0, frame.Opcode(typ), p)
+		return c.sent(typ, p, c.writeFrame(ctx, 0, true, 0, frame.Opcode(typ), p))
 	}
 	if !c.codecUse.enter(c.codec) {
 		return c.closedErr()
@@ -42,9 +42,9 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 	enc, rsv := c.codec.NewWriter(w, len(p))
 	if enc == io.WriteCloser(w) {
 		w.finish()
-		return c.writeFrame(ctx, 0, true, 0, frame.Opcode(typ), p)
+		return c.sent(typ, p, c.writeFrame(ctx, 0, true, 0, frame.Opcode(typ), p))
 	}
-	w.rsv, w.begun = rsv, true
+	w.rsv, w.begun, w.coded, w.payload = rsv, true, true, int64(len(p))
 	_, err := enc.Write(p)
 	if err == nil {
 		err = enc.Close()
@@ -87,7 +87,7 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	if enc == io.WriteCloser(w) {
 		return w, nil
 	}
-	w.rsv, w.begun = rsv, true
+	w.rsv, w.begun, w.coded = rsv, true, true
 	return &encodedWriter{enc: enc, w: w}, nil
 }
 
@@ -105,6 +105,7 @@ func (e *encodedWriter) Write(p []byte) (int, error) {
 		return 0, e.w.err
 	}
 	n, err := e.enc.Write(p)
+	e.w.payload += int64(n)
 	if err != nil {
 		e.w.fail(err)
 		return n, e.w.err
@@ -139,6 +140,12 @@ type messageWriter struct {
 	closed   bool
 	ownsTurn bool // a Writer's: Close gives the message turn (msgSem) back
 	err      error
+
+	// For Metrics: the message's type, and its bytes so far before and
+	// after the encoder (the same without one).
+	typ           MessageType
+	coded         bool
+	payload, wire int64
 }
 
 // writeBuffers holds the buffers that assemble frames (header room plus
@@ -150,7 +157,7 @@ var writeBuffers = sync.Pool{New: func() any {
 
 func (w *messageWriter) start(ctx context.Context, typ MessageType) {
 	bp := writeBuffers.Get().(*[]byte)
-	*w = messageWriter{c: w.c, ctx: ctx, op: frame.Opcode(typ), pooled: bp, buf: (*bp)[:0:writeBufferSize]}
+	*w = messageWriter{c: w.c, ctx: ctx, op: frame.Opcode(typ), typ: typ, pooled: bp, buf: (*bp)[:0:writeBufferSize]}
 }
 
 // finish gives the buffer back.
@@ -209,7 +216,7 @@ func (w *messageWriter) flush(fin bool, p []byte) error {
 		w.fail(err)
 		return w.err
 	}
-	w.begun = true
+	w.begun, w.wire = true, w.wire+int64(len(p))
 	w.op, w.rsv = frame.OpContinuation, 0
 	return nil
 }
@@ -228,7 +235,11 @@ func (w *messageWriter) Close() error {
 	if w.err != nil {
 		return w.err
 	}
-	return w.flush(true, w.buf)
+	if err := w.flush(true, w.buf); err != nil {
+		return err
+	}
+	w.c.metrics.messageSent(w.typ, w.sentPayload(), w.wire)
+	return nil
 }
 
 // writeFrame sends one frame. timeout, when positive, bounds the wait for
@@ -267,6 +278,9 @@ func (c *Conn) writeFrame(ctx context.Context, timeout time.Duration, fin bool, 
 	err := c.writeFrameLocked(fin, rsv, op, p)
 	c.writeWatch.disarm(c.nc, writeSide, time.Time{})
 	if err == nil {
+		if op == frame.OpClose {
+			c.metrics.closeSent(p)
+		}
 		return nil
 	}
 	switch {

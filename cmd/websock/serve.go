@@ -73,6 +73,8 @@ type serveConfig struct {
 	budget          *websock.Budget // made from memoryBudget once
 	deflateTakeover bool
 	maxRatio        int
+	metricsAddr     string           // where /metrics is served (empty: nowhere)
+	metrics         *websock.Metrics // made once if metricsAddr is set
 }
 
 // defaultServeConfig is the configuration of "websock serve" without flags.
@@ -136,6 +138,7 @@ flags:`)
 	fs.BoolVar(&cfg.deflateTakeover, "deflate-takeover", cfg.deflateTakeover, "let compression keep its context between messages (better ratio, up to 64 KiB more per idle connection)")
 	fs.IntVar(&cfg.maxConns, "max-conns", cfg.maxConns, "most TCP connections open at once, idle HTTP keep-alive included; WebSocket clients beyond it get 503 (0: as many as file descriptors allow)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", cfg.shutdownTimeout, "bound on the graceful shutdown")
+	fs.StringVar(&cfg.metricsAddr, "metrics", "", "address to serve Prometheus metrics on, at /metrics, e.g. 127.0.0.1:9090 (empty: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -252,6 +255,9 @@ func (cfg *serveConfig) connOptions() websock.ConnOptions {
 	if cfg.budget == nil && cfg.memoryBudget > 0 {
 		cfg.budget = websock.NewBudget(int64(cfg.memoryBudget))
 	}
+	if cfg.metrics == nil && cfg.metricsAddr != "" {
+		cfg.metrics = &websock.Metrics{}
+	}
 	return websock.ConnOptions{
 		ReadLimit:      cfg.readLimit,
 		MaxFrameSize:   cfg.maxFrame,
@@ -262,6 +268,7 @@ func (cfg *serveConfig) connOptions() websock.ConnOptions {
 		IdleTimeout:    cfg.idleTimeout,
 		MessageTimeout: cfg.messageTimeout,
 		Budget:         cfg.budget,
+		Metrics:        cfg.metrics,
 
 		MaxCompressionRatio: cfg.maxRatio,
 	}

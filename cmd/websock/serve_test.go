@@ -40,7 +40,7 @@ func (l *lockedBuffer) String() string {
 
 func (l *lockedBuffer) contains(s string) bool { return strings.Contains(l.String(), s) }
 
-func startTestServer(t *testing.T) (*server, *lockedBuffer) {
+func startTestServer(t *testing.T, configure ...func(*serveConfig)) (*server, *lockedBuffer) {
 	t.Helper()
 	var logs lockedBuffer
 	cfg := defaultServeConfig()
@@ -48,6 +48,9 @@ func startTestServer(t *testing.T) (*server, *lockedBuffer) {
 	cfg.handshake = 300 * time.Millisecond
 	cfg.closeTimeout = time.Second
 	cfg.shutdownTimeout = 5 * time.Second
+	for _, f := range configure {
+		f(&cfg)
+	}
 	s := newServer(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err := s.start(); err != nil {
 		t.Fatal(err)

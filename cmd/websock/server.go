@@ -109,6 +109,10 @@ func (s *server) start() error {
 	if len(s.servers) == 0 {
 		return errors.New("serve: no listener (both -ws and -wss are empty)")
 	}
+	if err := s.startMetrics(); err != nil {
+		s.Close()
+		return fmt.Errorf("serve: metrics: %w", err)
+	}
 	return nil
 }
 
