@@ -124,7 +124,7 @@ flags:`)
 	fs.StringVar(&cfg.keyFile, "key", "", "PEM private key file for wss (with -cert)")
 	fs.Int64Var(&cfg.readLimit, "read-limit", cfg.readLimit, "largest message accepted, in bytes (after decompression); larger ones close with 1009")
 	fs.Int64Var(&cfg.maxFrame, "max-frame", cfg.maxFrame, "largest frame payload accepted, in bytes (0: up to -read-limit)")
-	fs.StringVar(&origins, "origins", "", "comma-separated extra browser origins allowed (host patterns like *.example.com)")
+	fs.StringVar(&origins, "origins", "", "comma-separated browser origins allowed besides the server's own host and port: [scheme://]host[:port] patterns like http://127.0.0.1:8000, *.example.com, localhost:*; null for file:// pages")
 	fs.DurationVar(&cfg.closeTimeout, "close-timeout", cfg.closeTimeout, "bound on each wait of a closing handshake")
 	fs.DurationVar(&cfg.handshake, "handshake-timeout", cfg.handshake, "bound on each HTTP step: reading a request, writing a refusal, an idle keep-alive connection")
 	fs.DurationVar(&cfg.writeTimeout, "write-timeout", cfg.writeTimeout, "bound on writing one frame; a peer that does not read is dropped (0: off)")
@@ -139,14 +139,16 @@ flags:`)
 	fs.IntVar(&cfg.maxConns, "max-conns", cfg.maxConns, "most TCP connections open at once, idle HTTP keep-alive included; WebSocket clients beyond it get 503 (0: as many as file descriptors allow)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", cfg.shutdownTimeout, "bound on the graceful shutdown")
 	fs.StringVar(&cfg.metricsAddr, "metrics", "", "address to serve Prometheus metrics on, at /metrics, e.g. 127.0.0.1:9090 (empty: none)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+		return badUsage(fs, "unexpected argument %q (serve takes flags only)", fs.Arg(0))
 	}
 	if origins != "" {
-		cfg.origins = strings.Split(origins, ",")
+		for _, p := range strings.Split(origins, ",") {
+			cfg.origins = append(cfg.origins, strings.TrimSpace(p))
+		}
 	}
 	if err := cfg.validate(); err != nil {
 		return err
@@ -159,16 +161,18 @@ flags:`)
 		debug.SetMemoryLimit(limit)
 		logger.Info("memory", "budget", int64(cfg.memoryBudget), "heap_limit", limit)
 	}
-	s := newServer(cfg, logger)
-	if err := s.start(); err != nil {
-		return err
-	}
-	defer startMemRelease(logger)()
+	// Signal handlers first: a signal that arrives as soon as the
+	// listeners are up must find them (SIGHUP would otherwise kill).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	s := newServer(cfg, logger)
+	if err := s.start(); err != nil {
+		return err
+	}
+	defer startMemRelease(logger)()
 	for ctx.Err() == nil {
 		select {
 		case <-hup:
@@ -185,6 +189,12 @@ flags:`)
 // validate refuses flag values that make no sense, naming the flag.
 func (cfg *serveConfig) validate() error {
 	var errs []error
+	if (cfg.certFile == "") != (cfg.keyFile == "") {
+		errs = append(errs, errors.New("serve: -cert and -key go together (a PEM certificate chain and its private key)"))
+	}
+	if err := websock.ValidateOriginPatterns(cfg.origins); err != nil {
+		errs = append(errs, fmt.Errorf("serve: -origins: %w", err))
+	}
 	atLeast := func(name string, v, min int64, what string) {
 		if v < min {
 			errs = append(errs, fmt.Errorf("serve: -%s %d: %s", name, v, what))
