@@ -395,6 +395,10 @@ func TestConsoleSubprotocolAndErrors(t *testing.T) {
 
 	d.do(chromedp.Click(chromedp.CSS("#kind-file")), chromedp.Click(chromedp.CSS("#send")))
 	d.waitFor(`document.getElementById("status").textContent.includes("choose a file")`)
+	// A message that goes out clears the error.
+	if echo, _ := d.send("text", "fine", true); echo != "fine" || eval[string](d, `document.getElementById("status").className`) != "open" {
+		t.Fatalf("after an error, echo %q and status %q", echo, d.text("#status"))
+	}
 
 	// Browsers may send only 1000 and 3000–4999, and reasons up to 123 bytes.
 	for _, tc := range []struct{ code, reason string }{{"1001", "going"}, {"4000", strings.Repeat("é", 62)}} {
