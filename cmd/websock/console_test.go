@@ -400,6 +400,16 @@ func TestConsoleSubprotocolAndErrors(t *testing.T) {
 		t.Fatalf("after an error, echo %q and status %q", echo, d.text("#status"))
 	}
 
+	// The log keeps the last 50 entries: 30 probes and their echoes.
+	d.do(chromedp.Evaluate[chromedp.Void](`for (let i = 0; i < 30; i++) document.getElementById("probe").click()`))
+	d.waitFor(`websockConsole.rtts.length === 30`)
+	if n, li := eval[int](d, `websockConsole.entries.length`), eval[int](d, `document.querySelectorAll("#log li").length`); n != 50 || li != 50 {
+		t.Fatalf("after 60 more entries the log keeps %d entries and %d lines, want 50", n, li)
+	}
+	if first := eval[string](d, `websockConsole.entries[0].data`); !strings.HasPrefix(first, "websock console probe ") {
+		t.Fatalf("oldest entry kept: %q, want a probe", first)
+	}
+
 	// Browsers may send only 1000 and 3000–4999, and reasons up to 123 bytes.
 	for _, tc := range []struct{ code, reason string }{{"1001", "going"}, {"4000", strings.Repeat("é", 62)}} {
 		d.do(chromedp.SetValue(chromedp.CSS("#code"), tc.code), chromedp.SetValue(chromedp.CSS("#reason"), tc.reason), chromedp.Click(chromedp.CSS("#close")))
