@@ -151,9 +151,10 @@ func (c *Conn) writeClose(code int, reason string) error {
 }
 
 // handlePeerClose answers the peer's close frame (RFC 6455 §5.5.1): with an
-// invalid payload the connection fails, otherwise the code is echoed (1000
-// when there was none) and TCP is closed by the server, or by the client
-// after the server has closed it.
+// invalid payload the connection fails (1007 for a reason that is not UTF-8,
+// 1002 otherwise), otherwise the code and the reason are echoed (1000 and no
+// reason when there was no code) and TCP is closed by the server, or by the
+// client after the server has closed it.
 func (c *Conn) handlePeerClose(p []byte) error {
 	code, reason, err := frame.ParseClose(p)
 	switch {
@@ -166,11 +167,12 @@ func (c *Conn) handlePeerClose(p []byte) error {
 	c.peerClose = CloseError{Code: code, Reason: string(reason)}
 	c.readErr = &c.peerClose
 	c.closeRecvOnce.Do(func() { close(c.closeRecv) })
-	echo := code
-	if echo == StatusNoStatus {
-		echo = StatusNormalClosure
+	// The reason fits: it came in a control frame with the same code.
+	if code == StatusNoStatus {
+		c.writeClose(StatusNormalClosure, "")
+	} else {
+		c.writeClose(code, c.peerClose.Reason)
 	}
-	c.writeClose(echo, "")
 	c.finishClose()
 	return c.readErr
 }

@@ -8,10 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/websock/websock/internal/frame"
+	"github.com/websock/websock/internal/mask"
 )
 
 // closingServer accepts a connection and closes it from the server side
@@ -202,5 +204,66 @@ func TestCloseCannotWriteTimesOut(t *testing.T) {
 	}
 	if err := c.Write(context.Background(), TextMessage, nil); !errors.Is(err, ErrClosed) || !errors.Is(err, ErrCloseTimeout) {
 		t.Fatalf("Write after: %v", err)
+	}
+}
+
+// TestPeerCloseIsEchoed: a close frame is answered with its code and its
+// reason, byte for byte, on both sides (RFC 6455 §5.5.1); a close frame
+// that is not valid fails the connection with 1007 (reason not UTF-8,
+// §8.1) or 1002 (anything else).
+func TestPeerCloseIsEchoed(t *testing.T) {
+	longest := strings.Repeat("✓", 41) // 123 bytes: with the code, a full control frame
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		reply   []byte // the close frame sent back
+		status  int    // CloseStatus of the read error
+		reason  string // the *CloseError's reason, for a valid close frame
+	}{
+		{"no payload", nil, closePayload(StatusNormalClosure, ""), StatusNoStatus, ""},
+		{"empty reason", closePayload(4000, ""), closePayload(4000, ""), 4000, ""},
+		{"short reason", closePayload(4000, "bye"), closePayload(4000, "bye"), 4000, "bye"},
+		{"utf-8 reason", closePayload(StatusGoingAway, "héllo wörld ✓ 𝄞"), closePayload(StatusGoingAway, "héllo wörld ✓ 𝄞"), StatusGoingAway, "héllo wörld ✓ 𝄞"},
+		{"123-byte reason", append(closePayload(3000, ""), longest...), append(closePayload(3000, ""), longest...), 3000, longest},
+		{"124-byte reason", append(closePayload(3000, ""), longest+"x"...), closePayload(StatusProtocolError, ""), StatusProtocolError, ""},
+		{"invalid utf-8 reason", append(closePayload(4000, ""), 'b', 0xff, 'e'), closePayload(StatusInvalidPayload, ""), StatusInvalidPayload, ""},
+		{"truncated utf-8 reason", append(closePayload(4000, "by"), 0xe2, 0x9c), closePayload(StatusInvalidPayload, ""), StatusInvalidPayload, ""},
+		{"one byte", []byte{0x03}, closePayload(StatusProtocolError, ""), StatusProtocolError, ""},
+		{"unsendable code 1005", []byte{0x03, 0xed, 'x'}, closePayload(StatusProtocolError, ""), StatusProtocolError, ""},
+	} {
+		for _, server := range []bool{true, false} {
+			name := tc.name + "/client"
+			if server {
+				name = tc.name + "/server"
+			}
+			t.Run(name, func(t *testing.T) {
+				c, p := newPairWith(t, connConfig{server: server})
+				read := make(chan error, 1)
+				go func() {
+					_, _, err := c.Read(context.Background())
+					read <- err
+				}()
+				p.write(frameBytes(true, 0, frame.OpClose, tc.payload, !server))
+				h, reply := p.readFrame()
+				if h.Masked {
+					mask.Apply(h.Key, 0, reply)
+				}
+				if h.Opcode != frame.OpClose || string(reply) != string(tc.reply) {
+					t.Fatalf("reply op %v payload %q, want a close frame %q", h.Opcode, reply, tc.reply)
+				}
+				p.nc.Close() // a client waits for the server to close TCP
+				err := <-read
+				if got := CloseStatus(err); got != tc.status {
+					t.Fatalf("Read: %v (status %d), want status %d", err, got, tc.status)
+				}
+				var ce *CloseError
+				if errors.As(err, &ce) && ce.Reason != tc.reason {
+					t.Fatalf("Read: reason %q, want %q", ce.Reason, tc.reason)
+				}
+				if tc.reason != "" && ce == nil {
+					t.Fatalf("Read: %v, want a *CloseError", err)
+				}
+			})
+		}
 	}
 }

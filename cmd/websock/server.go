@@ -157,7 +157,7 @@ func (s *server) routes() []route {
 
 // pages serves every path that is not a WebSocket endpoint.
 func (s *server) pages() http.Handler {
-	return http.NotFoundHandler()
+	return consoleHandler()
 }
 
 // endpoint is the HTTP handler of a route: it upgrades the request and
