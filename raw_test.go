@@ -30,6 +30,21 @@ type rawClient struct {
 // of hanging it; it is never used to wait for something to happen.
 const hangGuard = 10 * time.Second
 
+// guardedConn renews the connection's deadline before each read and write,
+// so that hangGuard bounds a wait without progress, not the time a large
+// transfer takes on a loaded machine.
+type guardedConn struct{ net.Conn }
+
+func (g guardedConn) Read(p []byte) (int, error) {
+	g.SetReadDeadline(time.Now().Add(hangGuard))
+	return g.Conn.Read(p)
+}
+
+func (g guardedConn) Write(p []byte) (int, error) {
+	g.SetWriteDeadline(time.Now().Add(hangGuard))
+	return g.Conn.Write(p)
+}
+
 // dialRaw connects to srv, sends an opening handshake with the extra header
 // lines and checks for 101.
 func dialRaw(t *testing.T, srv *httptest.Server, extra ...string) *rawClient {
@@ -54,7 +69,7 @@ func dialRaw(t *testing.T, srv *httptest.Server, extra ...string) *rawClient {
 	if _, err := io.WriteString(nc, req+"\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	nc.SetDeadline(time.Now().Add(hangGuard))
+	nc = guardedConn{nc}
 	br := bufio.NewReader(nc)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -102,7 +117,6 @@ func (r *rawClient) writeChopped(b []byte) {
 
 // readFrame reads one frame from the server, which must not be masked.
 func (r *rawClient) readFrame() (frame.Header, []byte, error) {
-	r.nc.SetReadDeadline(time.Now().Add(hangGuard))
 	var hb [frame.MaxHeaderLen]byte
 	if _, err := io.ReadFull(r.br, hb[:2]); err != nil {
 		return frame.Header{}, nil, err
