@@ -13,14 +13,14 @@ import (
 // next collection target allows), buffers and compressors in sync.Pools
 // until two collections have passed, goroutine stacks grown by the burst
 // until a collection shrinks them. A collection may not come for minutes
-// once traffic stops. memRelease watches the runtime's own figures and,
+// once traffic stops. startMemRelease watches the runtime's own figures and,
 // when the heap has grown and allocation has fallen back, runs two
 // collections and gives every free page back to the system.
 //
 // The policy, checked every memReleaseInterval:
-//   - the heap (objects, free pages not yet returned, stacks) has grown by
-//     memReleaseMinGrowth, and by an eighth, since the last release (or
-//     since the start);
+//   - the heap (objects and their spans' unused room, free pages not yet
+//     returned, stacks) has grown by memReleaseMinGrowth, and by an
+//     eighth, since the last release (or since the start);
 //   - allocation has fallen below an eighth of its peak rate since then,
 //     for memReleaseQuietTicks checks in a row: the burst is over;
 //   - memReleaseMinGap has passed since the last release, and 100 times
@@ -36,7 +36,7 @@ const (
 
 // memFigures is what the policy reads from the runtime.
 type memFigures struct {
-	heap   uint64 // heap memory held: objects, free pages not yet returned, stacks
+	heap   uint64 // heap memory held: objects, unused room in their spans, free pages not yet returned, stacks
 	allocs uint64 // bytes allocated since the start (cumulative)
 }
 
