@@ -18,6 +18,7 @@ import (
 	"log"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -32,8 +33,18 @@ func main() {
 	libs := flag.String("libs", "websock,gorilla,gws", "libraries to compare")
 	modes := flag.String("modes", "plain,compressed", "modes to run")
 	rounds := flag.Int("rounds", 3, "rounds; each runs every library once, and the median is reported")
+	cpuProfile := flag.String("cpuprofile", "", "with -serve: write the server's CPU profile of the broadcasts to this file")
 	flag.Parse()
 	if *serve != "" {
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				log.Fatal(err)
+			}
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+			profile = func() { pprof.StartCPUProfile(f) }
+		}
 		if err := runServer(*serve, *compress, os.Stdin, os.Stdout); err != nil {
 			log.Fatal(err)
 		}
@@ -85,7 +96,11 @@ func measure(lib string, compress bool, conns, msgs, size int) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	cmd := exec.Command(self, "-serve", lib, fmt.Sprintf("-compress=%v", compress))
+	args := []string{"-serve", lib, fmt.Sprintf("-compress=%v", compress)}
+	if dir := os.Getenv("BROADCAST_PROFILES"); dir != "" {
+		args = append(args, "-cpuprofile", fmt.Sprintf("%s/%s-%v.pprof", dir, lib, compress))
+	}
+	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
@@ -168,3 +183,7 @@ func median(rs []result, get func(result) float64) float64 {
 	slices.Sort(v)
 	return v[len(v)/2]
 }
+
+// profile starts the CPU profile, if one was asked for, when the measured
+// broadcasts begin.
+var profile = func() {}

@@ -66,6 +66,8 @@ func runServer(lib string, compress bool, in io.Reader, out io.Writer) error {
 		case "send":
 			b.broadcast(msg)
 		case "stats":
+			profile()
+			profile = func() {}
 			s := readStats()
 			fmt.Fprintln(out, s.user, s.sys, s.mallocs, s.bytes)
 			continue
