@@ -97,8 +97,14 @@ func New(opts Options) (*Broker, error) {
 			b.log.Warn("natsbroker: NATS unreachable: serving local subscribers only", "err", err, "outages", n)
 			b.notify()
 		}),
-		nats.ReconnectHandler(func(*nats.Conn) {
-			b.log.Info("natsbroker: NATS reachable again: cross-node delivery resumes")
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			// The round trip makes sure NATS has this process's
+			// subscriptions again before saying delivery resumes.
+			if err := nc.FlushTimeout(10 * time.Second); err != nil {
+				b.log.Warn("natsbroker: NATS reachable again but not answering", "err", err)
+			} else {
+				b.log.Info("natsbroker: NATS reachable again: cross-node delivery resumes")
+			}
 			b.notify()
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
