@@ -42,15 +42,8 @@ func startServer(t testing.TB, h *Hub, opts websock.ConnOptions) *server {
 			c.Close(websock.StatusGoingAway, "")
 			return
 		}
-		defer sub.Unsubscribe()
 		s.subs <- sub
-		for {
-			typ, msg, err := c.Read(context.Background())
-			if err != nil {
-				return
-			}
-			sub.Publish(typ, msg)
-		}
+		sub.Relay(context.Background())
 	}))
 	t.Cleanup(srv.Close)
 	s.url = "ws" + strings.TrimPrefix(srv.URL, "http")
@@ -75,6 +68,15 @@ func (s *server) dial(t testing.TB, topic string) (*websock.Conn, *Subscription)
 		t.Fatal("the server did not subscribe the client")
 	}
 	return nil, nil
+}
+
+// readWithin reads a message, failing after testTimeout; for goroutines,
+// which may not stop the test.
+func readWithin(c *websock.Conn) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	_, msg, err := c.Read(ctx)
+	return msg, err
 }
 
 func read(t testing.TB, c *websock.Conn) (websock.MessageType, string) {
@@ -165,9 +167,7 @@ func TestOrderPerPublisherAndNoDuplicates(t *testing.T) {
 		wg.Go(func() {
 			next := make([]int, publishers)
 			for range publishers * each {
-				ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-				_, msg, err := c.Read(ctx)
-				cancel()
+				msg, err := readWithin(c)
 				if err != nil {
 					t.Error(err)
 					return
@@ -272,9 +272,7 @@ func TestSlowClientDoesNotDelayOthers(t *testing.T) {
 			for _, c := range fast {
 				wg.Go(func() {
 					for i := range 16 {
-						ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-						_, msg, err := c.Read(ctx)
-						cancel()
+						msg, err := readWithin(c)
 						if err != nil {
 							t.Error(err)
 							return

@@ -45,6 +45,23 @@ func (s *Subscription) Publish(typ websock.MessageType, data []byte) error {
 	return s.hub.publish(s.topic, typ, data, s)
 }
 
+// Relay reads the messages the subscribed connection sends and publishes
+// each, with its type, to the topic's other subscribers, until reading
+// fails; then it unsubscribes and returns the read error. It is the loop
+// of a chat room or a pubsub endpoint, run by the connection's handler.
+func (s *Subscription) Relay(ctx context.Context) error {
+	defer s.Unsubscribe()
+	for {
+		typ, msg, err := s.conn.Read(ctx)
+		if err != nil {
+			return err
+		}
+		// A broker failure is counted in the hub's Stats; the local
+		// subscribers have the message.
+		s.Publish(typ, msg)
+	}
+}
+
 // Unsubscribe ends the subscription: queued messages are dropped and a
 // write in progress is stopped (which, if it has begun, closes the
 // connection, as websock's write rules say). It is safe to call more than

@@ -76,15 +76,8 @@ func startNode(t testing.TB, natsURL string) *node {
 		if err != nil {
 			return
 		}
-		defer sub.Unsubscribe()
 		n.subs <- sub
-		for {
-			typ, msg, err := c.Read(context.Background())
-			if err != nil {
-				return
-			}
-			sub.Publish(typ, msg)
-		}
+		sub.Relay(context.Background())
 	}))
 	t.Cleanup(srv.Close)
 	n.url = "ws" + strings.TrimPrefix(srv.URL, "http")

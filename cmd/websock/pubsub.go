@@ -65,19 +65,11 @@ func (b *pubsubBackend) open(c *websock.Conn, r *http.Request) func(context.Cont
 			c.Close(websock.StatusGoingAway, "shutting down")
 			return err
 		}
-		defer sub.Unsubscribe()
-		for {
-			typ, msg, err := c.Read(ctx)
-			if err != nil {
-				if errors.Is(sub.Err(), hub.ErrSlowConsumer) {
-					return fmt.Errorf("%w: %w", sub.Err(), err)
-				}
-				return err
-			}
-			// A broker failure (NATS unreachable) is counted and logged
-			// by the broker; the local subscribers have the message.
-			sub.Publish(typ, msg)
+		err = sub.Relay(ctx)
+		if errors.Is(sub.Err(), hub.ErrSlowConsumer) {
+			return fmt.Errorf("%w: %w", sub.Err(), err)
 		}
+		return err
 	}
 }
 
