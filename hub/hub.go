@@ -213,8 +213,9 @@ func (h *Hub) remove(s *Subscription) {
 	}
 }
 
-// Close stops listening to the broker and ends every subscription; it
-// does not close the connections. Publish and Subscribe fail after it.
+// Close stops listening to the broker and ends every subscription, as
+// Unsubscribe does: it does not close the connections, except one whose
+// message it cuts short. Publish and Subscribe fail after it.
 func (h *Hub) Close() error {
 	h.mu.Lock()
 	if h.closed {
