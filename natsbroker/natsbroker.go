@@ -58,7 +58,6 @@ type Broker struct {
 	subject string
 	log     *slog.Logger
 	outages atomic.Uint64
-	dropped atomic.Uint64
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when the connection comes or goes
@@ -108,9 +107,7 @@ func New(opts Options) (*Broker, error) {
 			b.notify()
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			if errors.Is(err, nats.ErrSlowConsumer) {
-				b.dropped.Add(1)
-			}
+			// nats.ErrSlowConsumer among them: messages dropped.
 			b.log.Warn("natsbroker: NATS error", "err", err)
 		}),
 	)
