@@ -249,6 +249,22 @@ func (w *messageWriter) Close() error {
 // with nothing sent; an error once writing has begun closes the
 // connection, since a frame cut short cannot be resumed.
 func (c *Conn) writeFrame(ctx context.Context, timeout time.Duration, fin bool, rsv byte, op frame.Opcode, p []byte) error {
+	return c.sendFrame(ctx, timeout, outFrame{fin: fin, rsv: rsv, op: op, payload: p})
+}
+
+// outFrame is a frame to send: its header fields and payload and, when
+// already encoded for a server (which does not mask), the whole frame.
+type outFrame struct {
+	fin     bool
+	rsv     byte
+	op      frame.Opcode
+	payload []byte
+	wire    []byte // header and payload, or nil
+}
+
+// sendFrame is writeFrame for an outFrame.
+func (c *Conn) sendFrame(ctx context.Context, timeout time.Duration, f outFrame) error {
+	op := f.op
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -275,11 +291,16 @@ func (c *Conn) writeFrame(ctx context.Context, timeout time.Duration, fin bool, 
 		defer c.nc.SetWriteDeadline(time.Time{})
 	}
 	c.writeWatch.arm(ctx, c.nc, writeSide)
-	err := c.writeFrameLocked(fin, rsv, op, p)
+	var err error
+	if f.wire != nil && c.server {
+		_, err = c.nc.Write(f.wire)
+	} else {
+		err = c.writeFrameLocked(f.fin, f.rsv, op, f.payload)
+	}
 	c.writeWatch.disarm(c.nc, writeSide, time.Time{})
 	if err == nil {
 		if op == frame.OpClose {
-			c.metrics.closeSent(p)
+			c.metrics.closeSent(f.payload)
 		}
 		return nil
 	}

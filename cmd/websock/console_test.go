@@ -207,8 +207,8 @@ func (d consoleDriver) open(url, target, protocols string) {
 	}
 }
 
-// received is how many messages the page has received.
-const received = `websockConsole.entries.filter(e => e.dir === "in").length`
+// receivedCount is how many messages the page has received.
+const receivedCount = `websockConsole.entries.filter(e => e.dir === "in").length`
 
 // lastReceived is the data of the last message received: a string, or the
 // bytes of a binary message in base64.
@@ -226,7 +226,7 @@ const lastReceived = `(() => {
 // echo's data as lastReceived has it and the log line of the echo.
 func (d consoleDriver) send(kind, value string, typed bool) (string, string) {
 	d.t.Helper()
-	before := eval[int](d, received)
+	before := eval[int](d, receivedCount)
 	d.do(chromedp.Click(chromedp.CSS("#kind-" + kind)))
 	switch {
 	case kind == "file":
@@ -238,7 +238,7 @@ func (d consoleDriver) send(kind, value string, typed bool) (string, string) {
 		d.do(chromedp.SetValue(chromedp.CSS("#message"), value))
 	}
 	d.do(chromedp.Click(chromedp.CSS("#send")))
-	d.waitFor(received + " > " + strconv.Itoa(before) + " || websockConsole.closed")
+	d.waitFor(receivedCount + " > " + strconv.Itoa(before) + " || websockConsole.closed")
 	if st := d.text("#status"); strings.HasPrefix(st, "Closed") {
 		d.t.Fatalf("the connection closed instead of echoing: %s", st)
 	}

@@ -75,6 +75,9 @@ type serveConfig struct {
 	maxRatio        int
 	metricsAddr     string           // where /metrics is served (empty: nowhere)
 	metrics         *websock.Metrics // made once if metricsAddr is set
+	pubsub          bool             // serve /pubsub/NAME (pubsub.go)
+	natsURL         string           // join the pubsub servers of this NATS
+	pubsubQueue     int
 }
 
 // defaultServeConfig is the configuration of "websock serve" without flags.
@@ -95,6 +98,7 @@ func defaultServeConfig() serveConfig {
 		messageTimeout:  defaultMessageTimeout,
 		memoryBudget:    defaultMemoryBudget,
 		maxRatio:        defaultMaxCompressionRatio,
+		pubsubQueue:     defaultPubsubQueue,
 	}
 }
 
@@ -105,7 +109,10 @@ func serveCmd(args []string) error {
 
 Serves an echo endpoint (every message is sent back with its type) on
 ws://<ws-addr>/ws and wss://<wss-addr>/wss (both paths answer on both
-listeners). Without -cert and -key, a self-signed certificate for localhost,
+listeners). With -pubsub, a client on /pubsub/NAME is subscribed to topic
+NAME and each message it sends goes, with its type, to every other client
+on /pubsub/NAME; -nats joins the servers that name the same NATS into one
+cluster. Without -cert and -key, a self-signed certificate for localhost,
 127.0.0.1 and ::1 is made in memory at start; its SHA-256 fingerprint is
 logged. SIGHUP reloads -cert and -key without touching open connections.
 SIGINT or SIGTERM closes every connection with status 1001 and exits.
@@ -137,6 +144,9 @@ flags:`)
 	fs.IntVar(&cfg.maxRatio, "max-compression-ratio", cfg.maxRatio, "a compressed message may inflate to at most this many times its size on the wire, plus 64 KiB; beyond, 1009 (0: no bound)")
 	fs.BoolVar(&cfg.deflateTakeover, "deflate-takeover", cfg.deflateTakeover, "let compression keep its context between messages (better ratio, up to 64 KiB more per idle connection)")
 	fs.IntVar(&cfg.maxConns, "max-conns", cfg.maxConns, "most TCP connections open at once, idle HTTP keep-alive included; WebSocket clients beyond it get 503 (0: as many as file descriptors allow)")
+	fs.BoolVar(&cfg.pubsub, "pubsub", cfg.pubsub, "serve publish/subscribe on /pubsub/NAME: each message goes to every other client of topic NAME")
+	fs.StringVar(&cfg.natsURL, "nats", "", "with -pubsub: NATS server (nats://HOST:PORT) joining the servers that share it into one cluster")
+	fs.IntVar(&cfg.pubsubQueue, "pubsub-queue", cfg.pubsubQueue, "with -pubsub: messages that may wait for each client; a client that falls further behind is closed with 1013")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", cfg.shutdownTimeout, "bound on the graceful shutdown")
 	fs.StringVar(&cfg.metricsAddr, "metrics", "", "address to serve Prometheus metrics on, at /metrics, e.g. 127.0.0.1:9090 (empty: none)")
 	if err := parseArgs(fs, args); err != nil {
@@ -204,6 +214,10 @@ func (cfg *serveConfig) validate() error {
 	atLeast("max-frame", cfg.maxFrame, 0, "must not be negative (0: up to -read-limit)")
 	atLeast("max-conns", int64(cfg.maxConns), 0, "must not be negative (0: as many as file descriptors allow)")
 	atLeast("max-compression-ratio", int64(cfg.maxRatio), 0, "must not be negative (0: no bound)")
+	atLeast("pubsub-queue", int64(cfg.pubsubQueue), 1, "must be positive (messages)")
+	if cfg.natsURL != "" && !cfg.pubsub {
+		errs = append(errs, errors.New("serve: -nats needs -pubsub"))
+	}
 	positive := func(name string, d time.Duration) {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("serve: -%s %v: must be positive", name, d))

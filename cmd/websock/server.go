@@ -29,6 +29,7 @@ type server struct {
 	accept  *websock.AcceptOptions
 	budget  *connBudget // every open TCP connection, on both listeners
 
+	pubsub   *pubsubBackend                  // with -pubsub
 	cert     atomic.Pointer[tls.Certificate] // served to new TLS connections
 	tracker  websock.Tracker
 	handlers sync.WaitGroup // handshakes and connections being served
@@ -51,6 +52,14 @@ func (s *server) start() error {
 	s.log.Info("limits", "max_conns", caps.websocket, "max_tcp_conns", caps.tcp, "write_timeout", s.cfg.writeTimeout,
 		"ping_interval", s.cfg.pingInterval, "pong_timeout", s.cfg.pongTimeout, "read_limit", s.cfg.readLimit)
 
+	if s.cfg.pubsub {
+		pubsub, err := newPubsubBackend(s.cfg.natsURL, s.cfg.pubsubQueue, s.log)
+		if err != nil {
+			return err
+		}
+		s.pubsub = pubsub
+		s.log.Info("pubsub", "path", pubsubPath+"NAME", "nats", s.cfg.natsURL, "queue", s.cfg.pubsubQueue)
+	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		mux.Handle(rt.path, s.endpoint(rt.backend))
@@ -149,10 +158,14 @@ func (s *server) reloadCertificate() error {
 }
 
 // routes are the WebSocket endpoints: echo on /ws and /wss (both paths
-// answer on both listeners).
+// answer on both listeners), and with -pubsub, /pubsub/NAME.
 func (s *server) routes() []route {
 	echo := echoBackend{budget: s.cfg.budget}
-	return []route{{"/ws", echo}, {"/wss", echo}}
+	routes := []route{{"/ws", echo}, {"/wss", echo}}
+	if s.pubsub != nil {
+		routes = append(routes, route{pubsubPath, s.pubsub})
+	}
+	return routes
 }
 
 // pages serves every path that is not a WebSocket endpoint.
@@ -228,9 +241,12 @@ func (s *server) shutdown() error {
 
 // Close closes the listeners and the plain HTTP connections (not the
 // WebSocket connections, which the http.Server no longer tracks once
-// hijacked).
+// hijacked), and ends the pubsub subscriptions.
 func (s *server) Close() error {
 	var errs []error
+	if s.pubsub != nil {
+		s.pubsub.close()
+	}
 	for _, srv := range s.servers {
 		if err := srv.Close(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)

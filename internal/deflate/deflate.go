@@ -73,6 +73,12 @@ func NewCompressor(level, bits int, takeover bool) *Compressor {
 	return c
 }
 
+// Params returns the compressor's level, window bits and whether it keeps
+// its window across messages.
+func (c *Compressor) Params() (level, bits int, takeover bool) {
+	return c.level, c.bits, c.takeover
+}
+
 // writerPools holds idle flate writers by window bits and level.
 var writerPools sync.Map // key [2]int -> *sync.Pool
 
