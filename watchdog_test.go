@@ -42,15 +42,31 @@ func TestKeepaliveDetectsDeadPeer(t *testing.T) {
 
 // TestKeepaliveKeepsLivePeer: pongs keep an idle connection open.
 func TestKeepaliveKeepsLivePeer(t *testing.T) {
+	// Pings every 10 ms, each answered within the pong timeout; the test
+	// lasts more than twice that timeout, so a connection kept alive by
+	// the first pings alone would be dropped during it.
+	const pongTimeout = 2 * time.Second
 	srv, _ := echoServer(t, false, nil)
-	c := dialEcho(t, urlOf(srv.URL), &DialOptions{ConnOptions: ConnOptions{PingInterval: 10 * time.Millisecond}})
+	c := dialEcho(t, urlOf(srv.URL), &DialOptions{ConnOptions: ConnOptions{PingInterval: 10 * time.Millisecond, PongTimeout: pongTimeout}})
 	pongs := make(chan struct{}, 100)
-	c.OnPong(func([]byte) { pongs <- struct{}{} })
+	c.OnPong(func([]byte) {
+		select {
+		case pongs <- struct{}{}:
+		default:
+		}
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	readErr := make(chan error, 1)
 	go func() { _, _, err := c.Read(ctx); readErr <- err }()
-	for i := 0; i < 5; i++ {
-		<-pongs // five keepalive rounds answered
+	start := time.Now()
+	for n := 0; n < 5 || time.Since(start) < 5*pongTimeout/2; n++ {
+		select {
+		case <-pongs:
+		case err := <-readErr:
+			t.Fatalf("connection ended after %d pongs (%v): %v", n, time.Since(start).Round(time.Millisecond), err)
+		case <-time.After(hangGuard):
+			t.Fatalf("no pong for %v after %d", hangGuard, n)
+		}
 	}
 	cancel()
 	if err := <-readErr; !errors.Is(err, context.Canceled) {
