@@ -73,6 +73,7 @@ type serveConfig struct {
 	budget          *websock.Budget // made from memoryBudget once
 	deflateTakeover bool
 	maxRatio        int
+	backends        backendConfig // what serves each path: routes.go
 }
 
 // defaultServeConfig is the configuration of "websock serve" without flags.
@@ -93,6 +94,7 @@ func defaultServeConfig() serveConfig {
 		messageTimeout:  defaultMessageTimeout,
 		memoryBudget:    defaultMemoryBudget,
 		maxRatio:        defaultMaxCompressionRatio,
+		backends:        defaultBackendConfig(),
 	}
 }
 
@@ -103,7 +105,11 @@ func serveCmd(args []string) error {
 
 Serves an echo endpoint (every message is sent back with its type) on
 ws://<ws-addr>/ws and wss://<wss-addr>/wss (both paths answer on both
-listeners). Without -cert and -key, a self-signed certificate for localhost,
+listeners), or another backend: -exec runs a program for each connection
+(websocketd), -proxy bridges to a TCP server (websockify); -route serves
+more paths, e.g. -route /chat=exec:'./chat.sh --room a' -route
+/vnc=proxy:tcp://127.0.0.1:5900 -route /echo=echo. -static serves the files
+of a directory on the other paths. Without -cert and -key, a self-signed certificate for localhost,
 127.0.0.1 and ::1 is made in memory at start; its SHA-256 fingerprint is
 logged. SIGHUP reloads -cert and -key without touching open connections.
 SIGINT or SIGTERM closes every connection with status 1001 and exits.
@@ -136,6 +142,7 @@ flags:`)
 	fs.BoolVar(&cfg.deflateTakeover, "deflate-takeover", cfg.deflateTakeover, "let compression keep its context between messages (better ratio, up to 64 KiB more per idle connection)")
 	fs.IntVar(&cfg.maxConns, "max-conns", cfg.maxConns, "most TCP connections open at once, idle HTTP keep-alive included; WebSocket clients beyond it get 503 (0: as many as file descriptors allow)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", cfg.shutdownTimeout, "bound on the graceful shutdown")
+	cfg.backends.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -208,6 +215,7 @@ func (cfg *serveConfig) validate() error {
 	nonNegative("idle-timeout", cfg.idleTimeout)
 	nonNegative("message-timeout", cfg.messageTimeout)
 	nonNegative("shutdown-timeout", cfg.shutdownTimeout)
+	errs = append(errs, cfg.backends.parse())
 	return errors.Join(errs...)
 }
 

@@ -145,24 +145,33 @@ func (s *server) reloadCertificate() error {
 }
 
 // routes are the WebSocket endpoints: echo on /ws and /wss (both paths
-// answer on both listeners).
+// answer on both listeners) unless the backend flags say otherwise.
 func (s *server) routes() []route {
-	echo := echoBackend{budget: s.cfg.budget}
-	return []route{{"/ws", echo}, {"/wss", echo}}
+	return s.cfg.backends.routes(&s.cfg, s.log)
 }
 
-// pages serves every path that is not a WebSocket endpoint.
+// pages serves every path that is not a WebSocket endpoint: the files of
+// -static, or else the console page.
 func (s *server) pages() http.Handler {
-	return http.NotFoundHandler()
+	if s.cfg.backends.static == "" {
+		return consoleHandler()
+	}
+	h, err := staticHandler(s.cfg.backends.static)
+	if err != nil {
+		s.log.Error("static files not served", "err", err)
+		return http.NotFoundHandler()
+	}
+	return h
 }
 
 // endpoint is the HTTP handler of a route: it upgrades the request and
 // serves the connection with b in its own goroutine, so that the handler
 // returns and net/http frees the request's memory.
 func (s *server) endpoint(b backend) http.Handler {
+	opts := acceptOptionsFor(b, s.accept)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.handlers.Add(1)
-		c, err := websock.Accept(w, r, s.accept)
+		c, err := websock.Accept(w, r, opts)
 		if err != nil {
 			s.log.Warn("handshake refused", "remote", r.RemoteAddr, "err", err)
 			s.handlers.Done()
