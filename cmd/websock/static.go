@@ -59,7 +59,12 @@ type noListing struct{ fs.FS }
 func (n noListing) Open(name string) (fs.File, error) {
 	f, err := n.FS.Open(name)
 	if err != nil {
-		return nil, err
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, err
+		}
+		// A link out of the directory is as absent as a missing file
+		// (rather than a 500).
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	}
 	info, err := f.Stat()
 	if err != nil {
