@@ -75,7 +75,7 @@ func TestStaticFiles(t *testing.T) {
 		{"GET", "/data.unknownext", 200, "text/plain; charset=utf-8", "plain words"},
 		{"HEAD", "/app.js", 200, "text/javascript; charset=utf-8", ""},
 		{"GET", "/docs/", 200, "text/html; charset=utf-8", "docs"},
-		{"GET", "/assets/", 404, "", ""},           // no listing
+		{"GET", "/assets/", 404, "", ""}, // no listing
 		{"GET", "/assets/logo.txt", 200, "text/plain; charset=utf-8", "logo"},
 		{"GET", "/missing", 404, "", ""},
 		{"GET", "/.env", 404, "", ""},              // dotfiles
