@@ -51,11 +51,13 @@ type execBackend struct {
 	argv      []string
 	binary    bool
 	readLimit int64 // longest output line, in bytes
-	headers   []string
-	protocols []string
-	grace     time.Duration
-	slots     chan struct{} // one per running program, shared by every exec route
-	log       *slog.Logger
+	// writeTimeout bounds each write to the program's stdin (0: none).
+	writeTimeout time.Duration
+	headers      []string
+	protocols    []string
+	grace        time.Duration
+	slots        chan struct{} // one per running program, shared by every exec route
+	log          *slog.Logger
 }
 
 func (b *execBackend) name() string {
@@ -220,11 +222,13 @@ func exitStatus(err error) string {
 // input writes every message of c to the program's stdin (a newline after
 // each in line mode) until c ends, which it returns. A program that does not
 // read holds the message being written, and through it the connection: the
-// client is slowed by TCP, nothing is buffered here. Once the program has
+// client is slowed by TCP, nothing is buffered here. A program that takes
+// nothing for writeTimeout while a message waits is treated as a peer that
+// does not read: the connection is closed with 1011. Once the program has
 // closed its stdin, messages are read and dropped.
 func (b *execBackend) input(ctx context.Context, c *websock.Conn, stdin io.WriteCloser) error {
 	defer stdin.Close()
-	w := &pipeWriter{w: stdin}
+	w := &pipeWriter{w: stdin, timeout: b.writeTimeout}
 	for {
 		_, r, err := c.Reader(ctx)
 		if err != nil {
@@ -236,10 +240,14 @@ func (b *execBackend) input(ctx context.Context, c *websock.Conn, stdin io.Write
 		if err == nil && !b.binary {
 			_, err = w.Write([]byte{'\n'})
 		}
-		if w.err != nil && w.w != io.Discard {
+		switch {
+		case errors.Is(w.err, os.ErrDeadlineExceeded):
+			c.Close(websock.StatusInternalError, "program not reading its input")
+			return fmt.Errorf("exec: program took no input for %v: %w", b.writeTimeout, w.err)
+		case w.err != nil && w.w != io.Discard:
 			stdin.Close()
 			w.w = io.Discard
-		} else if err != nil && w.err == nil {
+		case err != nil && w.err == nil:
 			return err // reading the message failed
 		}
 	}
@@ -251,16 +259,21 @@ var copyBuffers = sync.Pool{New: func() any {
 	return &b
 }}
 
-// pipeWriter remembers whether writing failed, and hides the pipe's
-// ReadFrom so that copies use the lent buffer.
+// pipeWriter writes to a pipe, each write bounded by timeout (if not 0),
+// remembers whether writing failed, and hides the pipe's ReadFrom so that
+// copies use the lent buffer.
 type pipeWriter struct {
-	w   io.Writer
-	err error
+	w       io.Writer
+	timeout time.Duration
+	err     error
 }
 
 func (p *pipeWriter) Write(b []byte) (int, error) {
 	if p.w == io.Discard {
 		return len(b), nil
+	}
+	if d, ok := p.w.(interface{ SetWriteDeadline(time.Time) error }); ok && p.timeout > 0 {
+		d.SetWriteDeadline(time.Now().Add(p.timeout))
 	}
 	n, err := p.w.Write(b)
 	if err != nil {

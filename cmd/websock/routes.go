@@ -250,15 +250,16 @@ func (b *backendConfig) routes(cfg *serveConfig, log *slog.Logger) []route {
 			be = echoBackend{budget: cfg.budget}
 		case "exec", "exec-binary":
 			be = &execBackend{
-				route:     spec.path,
-				argv:      spec.argv,
-				binary:    spec.kind == "exec-binary",
-				readLimit: cfg.readLimit,
-				headers:   splitList(b.execHeaders),
-				protocols: splitList(b.protocols),
-				grace:     b.execGrace,
-				slots:     slots,
-				log:       log,
+				route:        spec.path,
+				argv:         spec.argv,
+				binary:       spec.kind == "exec-binary",
+				readLimit:    cfg.readLimit,
+				writeTimeout: cfg.writeTimeout,
+				headers:      splitList(b.execHeaders),
+				protocols:    splitList(b.protocols),
+				grace:        b.execGrace,
+				slots:        slots,
+				log:          log,
 			}
 		case "proxy":
 			be = &proxyBackend{target: spec.target, dialTimeout: cfg.handshake, writeTimeout: cfg.writeTimeout, log: log}
