@@ -23,8 +23,8 @@ func procField(t *testing.T, pid int, file, field string) string {
 		return strings.TrimSpace(string(b))
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+": "); ok {
-			return v
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			return strings.TrimSpace(v)
 		}
 	}
 	t.Fatalf("/proc/%d/%s has no %s", pid, file, field)
