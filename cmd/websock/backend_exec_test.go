@@ -143,7 +143,8 @@ func TestExecEnvironment(t *testing.T) {
 	t.Setenv("WEBSOCK_TEST_SECRET", "server-only")
 	vars := []string{"REMOTE_ADDR", "REMOTE_PORT", "REQUEST_METHOD", "REQUEST_URI", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING",
 		"SERVER_NAME", "SERVER_PORT", "HTTPS", "WEBSOCKET_PROTOCOL", "HTTP_ORIGIN", "HTTP_USER_AGENT", "HTTP_HOST",
-		"HTTP_COOKIE", "HTTP_AUTHORIZATION", "HTTP_X_TENANT", "WEBSOCK_TEST_SECRET"}
+		"HTTP_COOKIE", "HTTP_AUTHORIZATION", "HTTP_X_TENANT", "WEBSOCK_TEST_SECRET", "HTTP_ACCEPT_LANGUAGE",
+		"GATEWAY_INTERFACE", "SERVER_PROTOCOL", "SERVER_SOFTWARE", "PATH"}
 	var script strings.Builder
 	for _, v := range vars {
 		fmt.Fprintf(&script, `echo "%s=${%s-unset}"; `, v, v)
@@ -159,6 +160,8 @@ func TestExecEnvironment(t *testing.T) {
 			"PATH_INFO": "", "QUERY_STRING": "room=a&x=1", "SERVER_NAME": "127.0.0.1", "HTTPS": "unset",
 			"WEBSOCKET_PROTOCOL": "chat.v2", "HTTP_USER_AGENT": "websock-test",
 			"HTTP_COOKIE": "unset", "HTTP_AUTHORIZATION": "unset", "HTTP_X_TENANT": "unset", "WEBSOCK_TEST_SECRET": "unset",
+			"HTTP_ACCEPT_LANGUAGE": "fr, en;q=0.5", "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PROTOCOL": "HTTP/1.1",
+			"SERVER_SOFTWARE": "websock", "PATH": os.Getenv("PATH"),
 		}},
 		{"extra headers", "Cookie, authorization,X-Tenant", "/ws", map[string]string{
 			"HTTP_COOKIE": "session=1", "HTTP_AUTHORIZATION": "Bearer t0ken", "HTTP_X_TENANT": "acme", "QUERY_STRING": "",
@@ -169,7 +172,7 @@ func TestExecEnvironment(t *testing.T) {
 				cfg.backends.execHeaders = tt.headers
 				cfg.backends.protocols = "chat.v2,chat.v1"
 			})
-			h := http.Header{"Origin": {"http://" + s.addrs["ws"].String()}, "User-Agent": {"websock-test"}, "Cookie": {"session=1"}, "Authorization": {"Bearer t0ken"}, "X-Tenant": {"acme"}}
+			h := http.Header{"Origin": {"http://" + s.addrs["ws"].String()}, "User-Agent": {"websock-test"}, "Cookie": {"session=1"}, "Authorization": {"Bearer t0ken"}, "X-Tenant": {"acme"}, "Accept-Language": {"fr, en;q=0.5"}}
 			c := dialPath(t, s, tt.path, &websock.DialOptions{Header: h, Subprotocols: []string{"chat.v1", "chat.v2"}})
 			got := map[string]string{}
 			for range vars {
@@ -192,6 +195,25 @@ func TestExecEnvironment(t *testing.T) {
 				t.Errorf("program exited 0: close %d, want 1000", code)
 			}
 		})
+	}
+}
+
+// TestExecEnvironmentOverTLS: HTTPS=on on the wss listener, and no
+// subprotocol when the client offers none.
+func TestExecEnvironmentOverTLS(t *testing.T) {
+	s, _ := execServer(t, `sh -c 'echo "${HTTPS-unset}|${WEBSOCKET_PROTOCOL-unset}"'`, func(cfg *serveConfig) {
+		cfg.wssAddr = "127.0.0.1:0"
+		cfg.backends.protocols = "chat"
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, _, err := websock.Dial(ctx, "wss://"+s.addrs["wss"].String()+"/wss", &websock.DialOptions{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if got := readText(t, c); got != "on|" {
+		t.Fatalf("HTTPS|WEBSOCKET_PROTOCOL = %q, want on|", got)
 	}
 }
 
@@ -261,6 +283,18 @@ func TestExecConnectionEndTerminatesProgram(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestExecLeftoversKilled: what a program leaves running in its process
+// group when it exits is killed (after -exec-grace if it holds stdout).
+func TestExecLeftoversKilled(t *testing.T) {
+	s, _ := execServer(t, `sh -c 'sleep 1000 & echo $!'`, func(cfg *serveConfig) { cfg.backends.execGrace = 300 * time.Millisecond })
+	c := dialPath(t, s, "/ws", nil)
+	pid := pids(t, readText(t, c))[0]
+	if code, _ := readClose(t, c); code != websock.StatusNormalClosure {
+		t.Fatalf("close %d, want 1000", code)
+	}
+	waitFor(t, "the program's leftover ends", func() bool { return processGone(pid) })
 }
 
 // TestExecLimit: beyond -exec-max running programs, connections are closed
