@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -228,58 +227,24 @@ func exitStatus(err error) string {
 // closed its stdin, messages are read and dropped.
 func (b *execBackend) input(ctx context.Context, c *websock.Conn, stdin io.WriteCloser) error {
 	defer stdin.Close()
-	w := &pipeWriter{w: stdin, timeout: b.writeTimeout}
+	w := &deadlineWriter{w: stdin, timeout: b.writeTimeout}
 	for {
-		_, r, err := c.Reader(ctx)
-		if err != nil {
+		if err := copyMessage(ctx, c, w); err != nil {
 			return err
 		}
-		bp := copyBuffers.Get().(*[]byte)
-		_, err = io.CopyBuffer(w, r, *bp)
-		copyBuffers.Put(bp)
-		if err == nil && !b.binary {
-			_, err = w.Write([]byte{'\n'})
+		if w.err == nil && !b.binary {
+			w.Write([]byte{'\n'})
 		}
 		switch {
 		case errors.Is(w.err, os.ErrDeadlineExceeded):
 			c.Close(websock.StatusInternalError, "program not reading its input")
 			return fmt.Errorf("exec: program took no input for %v: %w", b.writeTimeout, w.err)
-		case w.err != nil && w.w != io.Discard:
+		case w.err != nil:
+			// The program closed its stdin: drop what comes.
 			stdin.Close()
-			w.w = io.Discard
-		case err != nil && w.err == nil:
-			return err // reading the message failed
+			w.w, w.err = io.Discard, nil
 		}
 	}
-}
-
-// copyBuffers are lent for copying one message or one read.
-var copyBuffers = sync.Pool{New: func() any {
-	b := make([]byte, 32<<10)
-	return &b
-}}
-
-// pipeWriter writes to a pipe, each write bounded by timeout (if not 0),
-// remembers whether writing failed, and hides the pipe's ReadFrom so that
-// copies use the lent buffer.
-type pipeWriter struct {
-	w       io.Writer
-	timeout time.Duration
-	err     error
-}
-
-func (p *pipeWriter) Write(b []byte) (int, error) {
-	if p.w == io.Discard {
-		return len(b), nil
-	}
-	if d, ok := p.w.(interface{ SetWriteDeadline(time.Time) error }); ok && p.timeout > 0 {
-		d.SetWriteDeadline(time.Now().Add(p.timeout))
-	}
-	n, err := p.w.Write(b)
-	if err != nil {
-		p.err = err
-	}
-	return n, err
 }
 
 var errLineTooLong = errors.New("exec: output line longer than the read limit")

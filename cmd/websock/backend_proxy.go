@@ -101,41 +101,15 @@ func (b *proxyBackend) toClient(ctx context.Context, c *websock.Conn, nc net.Con
 // toTCP writes the payload of every message to nc until the connection
 // ends, which it returns.
 func (b *proxyBackend) toTCP(ctx context.Context, c *websock.Conn, nc net.Conn) error {
-	w := &deadlineWriter{nc: nc, timeout: b.writeTimeout}
+	w := &deadlineWriter{w: nc, timeout: b.writeTimeout}
 	for {
-		_, r, err := c.Reader(ctx)
-		if err != nil {
+		if err := copyMessage(ctx, c, w); err != nil {
 			return err
 		}
-		bp := copyBuffers.Get().(*[]byte)
-		_, err = io.CopyBuffer(w, r, *bp)
-		copyBuffers.Put(bp)
 		if w.err != nil {
 			b.log.Warn("proxy: writing to target failed", "target", b.target, "err", w.err)
 			c.Close(websock.StatusInternalError, "backend connection failed")
 			return w.err
 		}
-		if err != nil {
-			return err
-		}
 	}
-}
-
-// deadlineWriter writes to a TCP connection, each write bounded by
-// timeout, and remembers a failure.
-type deadlineWriter struct {
-	nc      net.Conn
-	timeout time.Duration
-	err     error
-}
-
-func (d *deadlineWriter) Write(p []byte) (int, error) {
-	if d.timeout > 0 {
-		d.nc.SetWriteDeadline(time.Now().Add(d.timeout))
-	}
-	n, err := d.nc.Write(p)
-	if err != nil {
-		d.err = err
-	}
-	return n, err
 }

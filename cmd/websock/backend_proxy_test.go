@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -175,6 +176,38 @@ func TestProxyDialFailure(t *testing.T) {
 	waitFor(t, "the dial failure in the log", func() bool { return logs.contains("proxy: dial failed") && logs.contains(addr) })
 }
 
+// floodUntilClosed sends 1 MiB text messages on c until writing fails,
+// while reading the close the server sends; it returns that close, how
+// much was sent and the most the heap grew meanwhile. It fails the test if
+// 512 MiB went through (nothing slowed the client).
+func floodUntilClosed(t *testing.T, c *websock.Conn) (code int, reason string, sent int, growth int64) {
+	t.Helper()
+	before := heapInUse()
+	msg := []byte(strings.Repeat("x", 1<<20))
+	written := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for sent < 512<<20 {
+			if err := c.Write(ctx, websock.TextMessage, msg); err != nil {
+				written <- err
+				return
+			}
+			sent += len(msg)
+			growth = max(growth, int64(heapInUse())-int64(before))
+		}
+		written <- nil
+	}()
+	code, reason = readClose(t, c)
+	if err := <-written; err == nil {
+		t.Fatalf("all %d MiB accepted with nothing reading them", sent>>20)
+	}
+	if growth > 8<<20 {
+		t.Errorf("heap grew %d MiB", growth>>20)
+	}
+	return code, reason, sent, growth
+}
+
 // heapInUse is the live heap after a collection.
 func heapInUse() uint64 {
 	runtime.GC()
@@ -192,34 +225,10 @@ func TestProxyPeerThatDoesNotReadHoldsNoMemory(t *testing.T) {
 	target := tcpPeer(t, func(nc net.Conn) { <-stop })
 	s, _ := proxyServer(t, target, func(cfg *serveConfig) { cfg.writeTimeout = 3 * time.Second })
 	c := dialPath(t, s, "/ws", nil)
-	before := heapInUse()
-	var sent int
-	var growth int64
-	written := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		msg := make([]byte, 1<<20)
-		for sent < 512<<20 {
-			if err := c.Write(ctx, websock.BinaryMessage, msg); err != nil {
-				written <- err
-				return
-			}
-			sent += len(msg)
-			growth = max(growth, int64(heapInUse())-int64(before))
-		}
-		written <- nil
-	}()
-	code, reason := readClose(t, c)
-	if err := <-written; err == nil {
-		t.Fatalf("all %d MiB accepted with nothing reading them", sent>>20)
-	}
+	code, reason, sent, growth := floodUntilClosed(t, c)
 	t.Logf("TCP peer not reading: client sent %d MiB (kernel buffers) before blocking; server heap grew %d KiB at most", sent>>20, growth>>10)
 	if code != websock.StatusInternalError || reason != "backend connection failed" {
 		t.Errorf("close %d %q, want 1011 after -write-timeout", code, reason)
-	}
-	if growth > 8<<20 {
-		t.Errorf("heap grew %d MiB", growth>>20)
 	}
 }
 
