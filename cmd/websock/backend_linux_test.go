@@ -69,11 +69,10 @@ func TestBackendsCostAndLeaveNothingBehind(t *testing.T) {
 			rss += rssKiB(t, pid)
 		}
 		// The test's side: a descriptor per client, and for the proxy the
-		// TCP peer's descriptor, goroutine and the pipe pair its io.Copy
-		// splices through.
+		// TCP peer's descriptor and goroutine.
 		testFds, testGoroutines := 1, 0
 		if path == "/proxy" {
-			testFds, testGoroutines = 4, 1
+			testFds, testGoroutines = 2, 1
 		}
 		t.Logf("%s: per open connection, server side: %.1f goroutines, %.1f descriptors, %d KiB heap (client included), %d processes of %d KiB resident",
 			path, float64(dg)/n-float64(testGoroutines), float64(dfd)/n-float64(testFds), dheap>>10, len(programs)/n, rss/max(len(programs), 1))
