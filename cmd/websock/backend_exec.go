@@ -302,6 +302,17 @@ func (s *messageSender) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// ReadFrom reads the program's stdout until its end (os/exec copies
+// through it) with a buffer of its own, smaller than io.Copy's 32 KiB: an
+// idle program's connection holds it while the read waits.
+func (s *messageSender) ReadFrom(r io.Reader) (int64, error) {
+	size := 4 << 10
+	if s.binary {
+		size = proxyReadBuffer // the size of the messages sent
+	}
+	return readInto(s, r, make([]byte, size))
+}
+
 // sendLine sends one line and forgets the partial line buffer.
 func (s *messageSender) sendLine(line []byte) error {
 	typ := websock.TextMessage
@@ -363,6 +374,31 @@ func (l *stderrLog) Write(p []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// ReadFrom reads the program's stderr with a buffer of a line's size.
+func (l *stderrLog) ReadFrom(r io.Reader) (int64, error) {
+	return readInto(l, r, make([]byte, maxStderrLine))
+}
+
+// readInto copies r to w through buf until r ends (nil) or fails.
+func readInto(w io.Writer, r io.Reader, buf []byte) (int64, error) {
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			total += int64(n)
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // flush logs the line being collected, if any.
