@@ -169,37 +169,41 @@ func (b *execBackend) run(ctx context.Context, c *websock.Conn, env []string, re
 	pid := cmd.Process.Pid
 	stderr.pid.Store(int64(pid))
 	inDone := make(chan error, 1)
+	var connEnded atomic.Bool
 	go func() {
 		err := b.input(ctx, c, stdin)
+		connEnded.Store(true)
 		cancel() // the connection ended: so does the program
 		inDone <- err
 	}()
 	waitErr := cmd.Wait()
 	killProcessGroup(pid) // what the program left running
 	stderr.flush()
-	if ctx.Err() != nil && out.err == nil {
-		// The connection ended first (or shutdown closed it).
-		b.log.Info("exec: program ended", "remote", remote, "pid", pid, "status", exitStatus(waitErr))
-		return <-inDone
-	}
-	if out.err == nil {
-		out.flush()
-	}
-	code, reason := websock.StatusNormalClosure, ""
-	switch {
-	case errors.Is(out.err, errLineTooLong):
-		code, reason = websock.StatusInternalError, "output line longer than the read limit"
-	case out.err != nil:
-		// Sending failed: the connection has failed already.
-	case waitErr != nil && !errors.Is(waitErr, exec.ErrWaitDelay):
-		code, reason = websock.StatusInternalError, exitStatus(waitErr)
-	}
 	b.log.Info("exec: program ended", "remote", remote, "pid", pid, "status", exitStatus(waitErr))
-	if out.err != nil && !errors.Is(out.err, errLineTooLong) {
+	switch {
+	case connEnded.Load():
+		// The connection ended first (closed, dropped, shut down), and
+		// the program was ended for it.
+		return <-inDone
+	case errors.Is(out.err, errLineTooLong):
+		return b.closeWith(c, inDone, websock.StatusInternalError, "output line longer than the read limit")
+	case out.err != nil:
+		// Sending failed (a client that does not read, say): the
+		// connection has failed.
 		c.CloseNow()
 		<-inDone
 		return out.err
 	}
+	out.flush()
+	if waitErr != nil && !errors.Is(waitErr, exec.ErrWaitDelay) {
+		return b.closeWith(c, inDone, websock.StatusInternalError, exitStatus(waitErr))
+	}
+	return b.closeWith(c, inDone, websock.StatusNormalClosure, "")
+}
+
+// closeWith closes c with code and reason once the program has ended, and
+// waits for the reading of c to end.
+func (b *execBackend) closeWith(c *websock.Conn, inDone <-chan error, code int, reason string) error {
 	c.Close(code, reason)
 	<-inDone
 	return &websock.CloseError{Code: code, Reason: reason}

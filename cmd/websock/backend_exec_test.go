@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -29,65 +31,6 @@ func execServer(t *testing.T, command string, change func(*serveConfig)) (*serve
 			change(cfg)
 		}
 	})
-}
-
-func dialPath(t *testing.T, s *server, path string, opts *websock.DialOptions) *websock.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, _, err := websock.Dial(ctx, "ws://"+s.addrs["ws"].String()+path, opts)
-	if err != nil {
-		t.Fatalf("dial %s: %v", path, err)
-	}
-	t.Cleanup(func() { c.CloseNow() })
-	return c
-}
-
-// readText reads one message, which must be text.
-func readText(t *testing.T, c *websock.Conn) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	typ, msg, err := c.Read(ctx)
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	if typ != websock.TextMessage {
-		t.Fatalf("read %v message %q, want text", typ, msg)
-	}
-	return string(msg)
-}
-
-// readClose reads until the connection ends and returns its close status
-// and reason.
-func readClose(t *testing.T, c *websock.Conn) (int, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for {
-		_, msg, err := c.Read(ctx)
-		if err == nil {
-			t.Logf("message before the close: %q", msg)
-			continue
-		}
-		var ce *websock.CloseError
-		if !errors.As(err, &ce) {
-			t.Fatalf("connection ended without a close frame: %v", err)
-		}
-		return ce.Code, ce.Reason
-	}
-}
-
-// waitFor polls cond until it holds, failing after a generous deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after 20s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // processGone reports whether pid has exited (a zombie counts as gone).

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/websock/websock"
 )
@@ -51,47 +53,61 @@ func TestServeRefusesBadBackendFlags(t *testing.T) {
 	}
 }
 
-// TestServeRoutesSeveralBackends: one server, a backend per path; -route
-// can replace the default on /ws; a path ending in / serves those below it
-// and tells the program the rest in PATH_INFO.
-func TestServeRoutesSeveralBackends(t *testing.T) {
-	target := tcpPeer(t, echoPeer)
-	s, _ := startServe(t, func(cfg *serveConfig) {
-		cfg.backends.exec = `sh -c 'echo default'`
-		cfg.backends.routeFlags = []string{
-			"/chat=exec:sh -c 'while read l; do echo \"chat $l\"; done'",
-			"/vnc=proxy:tcp://" + target,
-			"/echo=echo",
-			"/rooms/=exec:sh -c 'echo \"$SCRIPT_NAME|$PATH_INFO\"'",
-			"/wss=echo",
-		}
-	})
-	ctx := context.Background()
-	roundTrip := func(path string, typ websock.MessageType, send, want string) {
-		t.Helper()
-		c := dialPath(t, s, path, nil)
-		if err := c.Write(ctx, typ, []byte(send)); err != nil {
-			t.Fatal(err)
-		}
-		gotTyp, got, err := c.Read(ctx)
-		if err != nil || gotTyp != typ || string(got) != want {
-			t.Fatalf("%s: %v %q %v, want %v %q", path, gotTyp, got, err, typ, want)
-		}
-		c.Close(websock.StatusNormalClosure, "")
+func dialPath(t *testing.T, s *server, path string, opts *websock.DialOptions) *websock.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, _, err := websock.Dial(ctx, "ws://"+s.addrs["ws"].String()+path, opts)
+	if err != nil {
+		t.Fatalf("dial %s: %v", path, err)
 	}
-	roundTrip("/chat", websock.TextMessage, "hi", "chat hi")
-	roundTrip("/vnc", websock.BinaryMessage, "\x00rfb", "\x00rfb")
-	roundTrip("/echo", websock.BinaryMessage, "e", "e")
-	roundTrip("/wss", websock.TextMessage, "replaced", "replaced")
-	for path, want := range map[string]string{"/ws": "default", "/rooms/a/b": "/rooms|/a/b", "/rooms/": "/rooms|/"} {
-		c := dialPath(t, s, path, nil)
-		if got := readText(t, c); got != want {
-			t.Errorf("%s: got %q, want %q", path, got, want)
-		}
-		c.CloseNow()
+	t.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
+// readText reads one message, which must be text.
+func readText(t *testing.T, c *websock.Conn) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	typ, msg, err := c.Read(ctx)
+	if err != nil {
+		t.Fatalf("read: %v", err)
 	}
-	// Paths without a route are pages.
-	if status, _, _ := rawGet(t, s.addrs["ws"].String(), "GET", "/nothing"); status != 404 {
-		t.Errorf("unrouted path: status %d", status)
+	if typ != websock.TextMessage {
+		t.Fatalf("read %v message %q, want text", typ, msg)
+	}
+	return string(msg)
+}
+
+// readClose reads until the connection ends and returns its close status
+// and reason.
+func readClose(t *testing.T, c *websock.Conn) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		_, msg, err := c.Read(ctx)
+		if err == nil {
+			t.Logf("message before the close: %q", msg)
+			continue
+		}
+		var ce *websock.CloseError
+		if !errors.As(err, &ce) {
+			t.Fatalf("connection ended without a close frame: %v", err)
+		}
+		return ce.Code, ce.Reason
+	}
+}
+
+// waitFor polls cond until it holds, failing after a generous deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after 20s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
