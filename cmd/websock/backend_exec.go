@@ -172,7 +172,9 @@ func (b *execBackend) run(ctx context.Context, c *websock.Conn, env []string, re
 	var connEnded atomic.Bool
 	go func() {
 		err := b.input(ctx, c, stdin)
-		connEnded.Store(true)
+		if ctx.Err() == nil { // not stopped by a failed send
+			connEnded.Store(true)
+		}
 		cancel() // the connection ended: so does the program
 		inDone <- err
 	}()
