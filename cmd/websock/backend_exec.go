@@ -233,7 +233,7 @@ func exitStatus(err error) string {
 // closed its stdin, messages are read and dropped.
 func (b *execBackend) input(ctx context.Context, c *websock.Conn, stdin io.WriteCloser) error {
 	defer stdin.Close()
-	w := &deadlineWriter{w: stdin, timeout: b.writeTimeout}
+	w := &timedWriter{w: stdin, timeout: b.writeTimeout}
 	for {
 		if err := copyMessage(ctx, c, w); err != nil {
 			return err

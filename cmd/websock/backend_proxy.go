@@ -101,7 +101,7 @@ func (b *proxyBackend) toClient(ctx context.Context, c *websock.Conn, nc net.Con
 // toTCP writes the payload of every message to nc until the connection
 // ends, which it returns.
 func (b *proxyBackend) toTCP(ctx context.Context, c *websock.Conn, nc net.Conn) error {
-	w := &deadlineWriter{w: nc, timeout: b.writeTimeout}
+	w := &timedWriter{w: nc, timeout: b.writeTimeout}
 	for {
 		if err := copyMessage(ctx, c, w); err != nil {
 			return err

@@ -19,7 +19,7 @@ var copyBuffers = sync.Pool{New: func() any {
 // through a lent buffer, so that a connection waiting for a message holds
 // none. It returns what ended reading, if anything; w remembers a failed
 // write.
-func copyMessage(ctx context.Context, c *websock.Conn, w *deadlineWriter) error {
+func copyMessage(ctx context.Context, c *websock.Conn, w *timedWriter) error {
 	_, r, err := c.Reader(ctx)
 	if err != nil {
 		return err
@@ -33,16 +33,16 @@ func copyMessage(ctx context.Context, c *websock.Conn, w *deadlineWriter) error 
 	return err
 }
 
-// deadlineWriter writes to a pipe or a connection, each write bounded by
-// timeout (if not 0 and w has deadlines), and remembers a failure. It hides
+// timedWriter writes to a pipe or a connection, each write bounded by
+// timeout (if not 0 and w can time out writes), and remembers a failure. It hides
 // w's ReadFrom, so that copies use the lent buffer.
-type deadlineWriter struct {
+type timedWriter struct {
 	w       io.Writer
 	timeout time.Duration
 	err     error
 }
 
-func (d *deadlineWriter) Write(p []byte) (int, error) {
+func (d *timedWriter) Write(p []byte) (int, error) {
 	if dl, ok := d.w.(interface{ SetWriteDeadline(time.Time) error }); ok && d.timeout > 0 {
 		dl.SetWriteDeadline(time.Now().Add(d.timeout))
 	}

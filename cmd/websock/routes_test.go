@@ -100,12 +100,12 @@ func readClose(t *testing.T, c *websock.Conn) (int, string) {
 	}
 }
 
-// waitFor polls cond until it holds, failing after a generous deadline.
+// waitFor polls cond until it holds, failing after a generous 20 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	giveUp := time.Now().Add(20 * time.Second)
 	for !cond() {
-		if time.Now().After(deadline) {
+		if time.Now().After(giveUp) {
 			t.Fatalf("%s: not after 20s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
