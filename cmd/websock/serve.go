@@ -78,6 +78,7 @@ type serveConfig struct {
 	pubsub          bool             // serve /pubsub/NAME (pubsub.go)
 	natsURL         string           // join the pubsub servers of this NATS
 	pubsubQueue     int
+	backends        backendConfig // what serves each path: routes.go
 }
 
 // defaultServeConfig is the configuration of "websock serve" without flags.
@@ -99,6 +100,7 @@ func defaultServeConfig() serveConfig {
 		memoryBudget:    defaultMemoryBudget,
 		maxRatio:        defaultMaxCompressionRatio,
 		pubsubQueue:     defaultPubsubQueue,
+		backends:        defaultBackendConfig(),
 	}
 }
 
@@ -109,10 +111,15 @@ func serveCmd(args []string) error {
 
 Serves an echo endpoint (every message is sent back with its type) on
 ws://<ws-addr>/ws and wss://<wss-addr>/wss (both paths answer on both
-listeners). With -pubsub, a client on /pubsub/NAME is subscribed to topic
-NAME and each message it sends goes, with its type, to every other client
-on /pubsub/NAME; -nats joins the servers that name the same NATS into one
-cluster. Without -cert and -key, a self-signed certificate for localhost,
+listeners), or another backend: -exec runs a program for each connection
+(websocketd), -proxy bridges to a TCP server (websockify); -route serves
+more paths, e.g. -route /chat=exec:'./chat.sh --room a' -route
+/vnc=proxy:tcp://127.0.0.1:5900 -route /echo=echo. -static serves the files
+of a directory on the other paths. With -pubsub, a client on /pubsub/NAME
+is subscribed to topic NAME and each message it sends goes, with its type,
+to every other client on /pubsub/NAME; -nats joins the servers that name
+the same NATS into one cluster. Without -cert and -key, a self-signed
+certificate for localhost,
 127.0.0.1 and ::1 is made in memory at start; its SHA-256 fingerprint is
 logged. SIGHUP reloads -cert and -key without touching open connections.
 SIGINT or SIGTERM closes every connection with status 1001 and exits.
@@ -149,6 +156,7 @@ flags:`)
 	fs.IntVar(&cfg.pubsubQueue, "pubsub-queue", cfg.pubsubQueue, "with -pubsub: messages that may wait for each client; a client that falls further behind is closed with 1013")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", cfg.shutdownTimeout, "bound on the graceful shutdown")
 	fs.StringVar(&cfg.metricsAddr, "metrics", "", "address to serve Prometheus metrics on, at /metrics, e.g. 127.0.0.1:9090 (empty: none)")
+	cfg.backends.register(fs)
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -236,6 +244,7 @@ func (cfg *serveConfig) validate() error {
 	nonNegative("idle-timeout", cfg.idleTimeout)
 	nonNegative("message-timeout", cfg.messageTimeout)
 	nonNegative("shutdown-timeout", cfg.shutdownTimeout)
+	errs = append(errs, cfg.backends.parse())
 	return errors.Join(errs...)
 }
 

@@ -158,28 +158,38 @@ func (s *server) reloadCertificate() error {
 }
 
 // routes are the WebSocket endpoints: echo on /ws and /wss (both paths
-// answer on both listeners), and with -pubsub, /pubsub/NAME.
+// answer on both listeners) unless the backend flags say otherwise, and
+// with -pubsub, /pubsub/NAME.
 func (s *server) routes() []route {
-	echo := echoBackend{budget: s.cfg.budget}
-	routes := []route{{"/ws", echo}, {"/wss", echo}}
+	routes := s.cfg.backends.routes(&s.cfg, s.log)
 	if s.pubsub != nil {
 		routes = append(routes, route{pubsubPath, s.pubsub})
 	}
 	return routes
 }
 
-// pages serves every path that is not a WebSocket endpoint.
+// pages serves every path that is not a WebSocket endpoint: the files of
+// -static, or else the console page.
 func (s *server) pages() http.Handler {
-	return consoleHandler()
+	if s.cfg.backends.static == "" {
+		return consoleHandler()
+	}
+	h, err := staticHandler(s.cfg.backends.static)
+	if err != nil {
+		s.log.Error("static files not served", "err", err)
+		return http.NotFoundHandler()
+	}
+	return h
 }
 
 // endpoint is the HTTP handler of a route: it upgrades the request and
 // serves the connection with b in its own goroutine, so that the handler
 // returns and net/http frees the request's memory.
 func (s *server) endpoint(b backend) http.Handler {
+	opts := acceptOptionsFor(b, s.accept)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.handlers.Add(1)
-		c, err := websock.Accept(w, r, s.accept)
+		c, err := websock.Accept(w, r, opts)
 		if err != nil {
 			attrs := []any{"remote", r.RemoteAddr, "err", err}
 			if errors.Is(err, websock.ErrOriginNotAllowed) {
