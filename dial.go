@@ -159,9 +159,18 @@ func dialTransport(ctx context.Context, u *url.URL, secure bool, opts *DialOptio
 	tc := tls.Client(nc, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("tls: %w", err)
+		return nil, tlsHandshakeError(err)
 	}
 	return tc, nil
+}
+
+// tlsHandshakeError says that the TLS handshake failed, unless err says so
+// already: crypto/tls's own errors start with "tls: ".
+func tlsHandshakeError(err error) error {
+	if strings.HasPrefix(err.Error(), "tls: ") {
+		return err
+	}
+	return fmt.Errorf("tls handshake: %w", err)
 }
 
 // dialProxy opens a tunnel to target through an HTTP proxy with CONNECT

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -103,6 +104,42 @@ func TestDialVerifiesCertificates(t *testing.T) {
 	cfg := &tls.Config{RootCAs: roots, ServerName: "other.test"}
 	if _, _, err := Dial(ctx, urlOf(srv.URL), &DialOptions{TLSConfig: cfg}); err == nil {
 		t.Fatal("certificate accepted for the wrong server name")
+	}
+}
+
+// TestDialTLSErrorsSayOnceWhatFailed: a failed TLS handshake names the
+// URL once and the TLS step once, whether crypto/tls names it (an untrusted
+// certificate) or not (a server that hangs up).
+func TestDialTLSErrorsSayOnceWhatFailed(t *testing.T) {
+	srv, _ := echoServer(t, true, nil)
+	ctx := context.Background()
+	_, _, err := Dial(ctx, urlOf(srv.URL), nil)
+	if err == nil {
+		t.Fatal("untrusted certificate accepted")
+	}
+	msg := err.Error()
+	want := "websock: dial " + urlOf(srv.URL) + ": tls: failed to verify certificate: "
+	if !strings.HasPrefix(msg, want) || strings.Count(msg, "tls") != 1 || strings.Count(msg, "websock") != 1 {
+		t.Fatalf("error %q, want it to start %q and say tls and websock once", msg, want)
+	}
+	var verify *tls.CertificateVerificationError
+	if !errors.As(err, &verify) {
+		t.Fatalf("error %q does not wrap the *tls.CertificateVerificationError", msg)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if nc, err := ln.Accept(); err == nil {
+			nc.Close()
+		}
+	}()
+	_, _, err = Dial(ctx, "wss://"+ln.Addr().String()+"/", nil)
+	if err == nil || !strings.Contains(err.Error(), ": tls handshake: ") || strings.Count(err.Error(), "tls") != 1 {
+		t.Fatalf("server hanging up during the TLS handshake: %v", err)
 	}
 }
 
