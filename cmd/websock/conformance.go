@@ -54,6 +54,7 @@ flags:`)
 	htmlFile := fs.String("html", "", "file for an HTML summary")
 	agent := fs.String("agent", "websock", "agent name in the reports")
 	insecure := fs.Bool("insecure", false, "accept any TLS certificate of the server under test")
+	caFile := fs.String("ca", "", "PEM file of certificates (or CAs) to trust besides the system's, for the server under test")
 	serve := fs.String("serve", "", "run the fuzzing server on this address instead (client mode)")
 	certFile := fs.String("cert", "", "certificate for -serve over TLS (with -key)")
 	keyFile := fs.String("key", "", "key for -serve over TLS")
@@ -62,8 +63,14 @@ flags:`)
 	parallel := fs.Int("parallel", 1, "cases run at once against a server")
 	originStatus := fs.Int("origin-status", 403, "status the server documents for a browser from a foreign origin")
 	messageLimit := fs.Int("message-limit", 0, "largest message the server accepts, in bytes, to check the 1009 one byte over it (0: not checked)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
+	}
+	if *parallel < 1 {
+		return badUsage(fs, "-parallel %d: at least one case runs at a time", *parallel)
+	}
+	if (*certFile == "") != (*keyFile == "") {
+		return badUsage(fs, "-cert and -key go together (a PEM certificate chain and its private key)")
 	}
 	cases, err := conformance.Cases()
 	if err != nil {
@@ -145,10 +152,12 @@ flags:`)
 	}
 
 	if fs.NArg() != 1 {
-		fs.Usage()
-		return errors.New("conformance: one server URL expected")
+		return badUsage(fs, "one server URL expected, got %d arguments %q", fs.NArg(), fs.Args())
 	}
-	tlsConfig := &tls.Config{InsecureSkipVerify: *insecure}
+	tlsConfig, err := clientTLS(*caFile, *insecure)
+	if err != nil {
+		return fmt.Errorf("conformance: %w", err)
+	}
 	cfg := conformance.ClientConfig{URL: fs.Arg(0), TLSConfig: tlsConfig, Parallel: *parallel}
 	tty := isTerminal(errOut)
 	cfg.Progress = func(done, total int, r *conformance.Result) {

@@ -4,8 +4,10 @@
 //	websock dial URL     interactive client: stdin lines out, messages in
 //	websock conformance  the Autobahn|Testsuite cases against a server or client
 //	websock bench URL    load generator: messages/s, latency, server CPU per message
+//	websock version      version of websock and of Go it was built with
 //
-// Run "websock <command> -h" for the flags of each command.
+// Run "websock <command> -h" for the flags of each command. Flags may come
+// before or after arguments; "--" ends them.
 package main
 
 import (
@@ -14,7 +16,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"sort"
+	"strings"
 )
 
 // commands maps each subcommand to the function that runs it with its
@@ -30,35 +35,94 @@ var commands = map[string]struct {
 }
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "help" || os.Args[1] == "--help" {
-		usage()
-		return
-	}
-	cmd, ok := commands[os.Args[1]]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "websock: unknown command %q\n\n", os.Args[1])
-		usage()
-		os.Exit(2)
-	}
-	if err := cmd.run(os.Args[2:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "websock:", err)
-		os.Exit(1)
-	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func usage() {
-	fmt.Fprintln(os.Stderr, "usage: websock <command> [flags]\n\ncommands:")
+// run runs the command line args (without the program name) and returns
+// the exit status: 0 on success, 1 when the command failed, 2 when the
+// command line makes no sense. Errors are printed once, on errOut.
+func run(args []string, out, errOut io.Writer) int {
+	if len(args) == 0 {
+		usage(errOut)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(out)
+		return 0
+	case "version", "-version", "--version":
+		fmt.Fprintln(out, version())
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(errOut, "websock: unknown command %q\n\n", args[0])
+		usage(errOut)
+		return 2
+	}
+	return exitStatus(cmd.run(args[1:]), errOut)
+}
+
+// exitStatus reports err on errOut, unless it was reported already, and
+// returns the exit status it calls for.
+func exitStatus(err error, errOut io.Writer) int {
+	var bad usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &bad):
+		return 2 // reported, with a hint, by badUsage or the flag package
+	}
+	// The library's errors start with its name, which is the command's.
+	msg := withHint(err).Error()
+	if !strings.HasPrefix(msg, "websock: ") {
+		msg = "websock: " + msg
+	}
+	fmt.Fprintln(errOut, msg)
+	return 1
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: websock <command> [flags] [arguments]\n\ncommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "  %-12s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
 	}
+	fmt.Fprintf(w, "  %-12s %s\n\nFlags may come before or after arguments; \"--\" ends them.\nRun \"websock <command> -h\" for the flags of each command.\n", "version", "print the version of websock and of Go it was built with")
+}
+
+// version describes the build: the module's version (or "(devel)" for a
+// build from a clone), the VCS revision it was built from, and Go's
+// version and platform.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "websock (unknown version) " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
+	}
+	return buildVersion(info)
+}
+
+// buildVersion is version for the build info of a binary.
+func buildVersion(info *debug.BuildInfo) string {
+	v := "websock " + info.Main.Version
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	if rev := settings["vcs.revision"]; rev != "" {
+		v += " revision " + rev
+		if t := settings["vcs.time"]; t != "" {
+			v += " (" + t + ")"
+		}
+		if settings["vcs.modified"] == "true" {
+			v += " with local changes"
+		}
+	}
+	return v + " " + info.GoVersion + " " + runtime.GOOS + "/" + runtime.GOARCH
 }
 
 // isTerminal reports whether w is a terminal, where a progress line can be

@@ -136,11 +136,11 @@ flags:`)
 	fs.BoolVar(&cfg.deflateTakeover, "deflate-takeover", cfg.deflateTakeover, "let compression keep its context between messages (better ratio, up to 64 KiB more per idle connection)")
 	fs.IntVar(&cfg.maxConns, "max-conns", cfg.maxConns, "most TCP connections open at once, idle HTTP keep-alive included; WebSocket clients beyond it get 503 (0: as many as file descriptors allow)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", cfg.shutdownTimeout, "bound on the graceful shutdown")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+		return badUsage(fs, "unexpected argument %q (serve takes flags only)", fs.Arg(0))
 	}
 	if origins != "" {
 		cfg.origins = strings.Split(origins, ",")
@@ -156,15 +156,17 @@ flags:`)
 		debug.SetMemoryLimit(limit)
 		logger.Info("memory", "budget", int64(cfg.memoryBudget), "heap_limit", limit)
 	}
-	s := newServer(cfg, logger)
-	if err := s.start(); err != nil {
-		return err
-	}
+	// Signal handlers first: a signal that arrives as soon as the
+	// listeners are up must find them (SIGHUP would otherwise kill).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	s := newServer(cfg, logger)
+	if err := s.start(); err != nil {
+		return err
+	}
 	for ctx.Err() == nil {
 		select {
 		case <-hup:
@@ -181,6 +183,9 @@ flags:`)
 // validate refuses flag values that make no sense, naming the flag.
 func (cfg *serveConfig) validate() error {
 	var errs []error
+	if (cfg.certFile == "") != (cfg.keyFile == "") {
+		errs = append(errs, errors.New("serve: -cert and -key go together (a PEM certificate chain and its private key)"))
+	}
 	atLeast := func(name string, v, min int64, what string) {
 		if v < min {
 			errs = append(errs, fmt.Errorf("serve: -%s %d: %s", name, v, what))

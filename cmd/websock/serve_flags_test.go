@@ -35,13 +35,15 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-write-timeout", "-1s"}, "-write-timeout -1s: must not be negative (0 turns it off)"},
+		{[]string{"-write-timeout", "-1s"}, "-write-timeout -1s: must not be negative"},
 		{[]string{"-ping-interval", "-20s"}, "-ping-interval -20s: must not be negative"},
 		{[]string{"-pong-timeout", "-1ms"}, "-pong-timeout -1ms: must not be negative"},
 		{[]string{"-shutdown-timeout", "-1s"}, "-shutdown-timeout -1s: must not be negative"},
 		{[]string{"-handshake-timeout", "0"}, "-handshake-timeout 0s: must be positive"},
-		{[]string{"-close-timeout", "-5s"}, "-close-timeout -5s: must be positive"},
-		{[]string{"-read-limit", "-1"}, "-read-limit -1: must be positive"},
+		{[]string{"-close-timeout", "-5s"}, "-close-timeout -5s: must not be negative"},
+		{[]string{"-close-timeout", "0"}, "-close-timeout 0s: must be positive"},
+		{[]string{"-read-limit", "-1"}, "-read-limit -1: must not be negative"},
+		{[]string{"-read-limit", "0"}, "-read-limit 0: must be positive"},
 		{[]string{"-max-frame", "-1"}, "-max-frame -1: must not be negative"},
 		{[]string{"-max-conns", "-1"}, "-max-conns -1: must not be negative"},
 		{[]string{"-idle-timeout", "-1s"}, "-idle-timeout -1s: must not be negative"},
