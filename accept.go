@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"path"
 	"strings"
 	"time"
 
@@ -13,7 +11,7 @@ import (
 )
 
 // AcceptOptions configures the server side of a connection. The zero value
-// is a secure default: same-origin browsers only, no subprotocol, no
+// is a secure default: same-origin browsers only (same host and port), no subprotocol, no
 // extension, DefaultReadLimit.
 type AcceptOptions struct {
 	// Subprotocols lists the subprotocols the server speaks, most preferred
@@ -21,10 +19,15 @@ type AcceptOptions struct {
 	// §4.2.2); if there is none, the connection is made without subprotocol.
 	Subprotocols []string
 
-	// OriginPatterns lists the hosts, besides the request's own, that
-	// browsers may connect from, as path.Match patterns on the Origin's
-	// host (with port, if any), e.g. "example.com" or "*.example.com".
-	// Requests without Origin (non-browser clients) are always allowed.
+	// OriginPatterns lists the origins, besides the request's own (the
+	// host and port of its Host header), that browsers may connect from,
+	// as [scheme://]host[:port] patterns: "*.example.com",
+	// "http://127.0.0.1:8000", "localhost:*". The host is a path.Match
+	// pattern; a part left out matches anything. "null" (file:// pages)
+	// is admitted only by the pattern "null", never by "*". Requests
+	// without Origin (non-browser clients) are always allowed. A refusal
+	// is a 403 whose body says why; ValidateOriginPatterns checks the
+	// patterns, OriginPattern gives the one that admits an origin.
 	OriginPatterns []string
 
 	// InsecureSkipOriginCheck allows every origin. It exposes the endpoint
@@ -206,7 +209,7 @@ func checkRequest(r *http.Request, opts *AcceptOptions, respHeader http.Header) 
 	}
 	if !opts.InsecureSkipOriginCheck {
 		if err := checkOrigin(r, opts.OriginPatterns); err != nil {
-			return refuse(http.StatusForbidden, "%v", err)
+			return err
 		}
 	}
 	for _, hook := range opts.Hooks {
@@ -215,28 +218,6 @@ func checkRequest(r *http.Request, opts *AcceptOptions, respHeader http.Header) 
 		}
 	}
 	return nil
-}
-
-// checkOrigin allows requests without Origin, from the request's own host,
-// and from hosts matching one of patterns.
-func checkOrigin(r *http.Request, patterns []string) error {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return nil
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("invalid Origin %q", origin)
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return nil
-	}
-	for _, p := range patterns {
-		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(u.Host)); ok {
-			return nil
-		}
-	}
-	return fmt.Errorf("origin %q is not allowed", origin)
 }
 
 // selectSubprotocol returns the server's most preferred subprotocol that the

@@ -23,11 +23,17 @@ type HandshakeError struct {
 	Reason string      // one line for the peer and the logs
 	Header http.Header // response headers (client side), or nil
 	Body   []byte      // the start of the response body (client side), or nil
+
+	err error // what the refusal is, e.g. ErrOriginNotAllowed, or nil
 }
 
 func (e *HandshakeError) Error() string {
 	return fmt.Sprintf("websock: handshake refused with %d %s: %s", e.Status, http.StatusText(e.Status), e.Reason)
 }
+
+// Unwrap returns what kind of refusal e is, e.g. ErrOriginNotAllowed, or
+// nil.
+func (e *HandshakeError) Unwrap() error { return e.err }
 
 // Reject returns an error for a HandshakeHook that refuses the handshake with
 // the given HTTP status, e.g. http.StatusUnauthorized, and reason.

@@ -122,7 +122,7 @@ flags:`)
 	fs.StringVar(&cfg.keyFile, "key", "", "PEM private key file for wss (with -cert)")
 	fs.Int64Var(&cfg.readLimit, "read-limit", cfg.readLimit, "largest message accepted, in bytes (after decompression); larger ones close with 1009")
 	fs.Int64Var(&cfg.maxFrame, "max-frame", cfg.maxFrame, "largest frame payload accepted, in bytes (0: up to -read-limit)")
-	fs.StringVar(&origins, "origins", "", "comma-separated extra browser origins allowed (host patterns like *.example.com)")
+	fs.StringVar(&origins, "origins", "", "comma-separated browser origins allowed besides the server's own host and port: [scheme://]host[:port] patterns like http://127.0.0.1:8000, *.example.com, localhost:*; null for file:// pages")
 	fs.DurationVar(&cfg.closeTimeout, "close-timeout", cfg.closeTimeout, "bound on each wait of a closing handshake")
 	fs.DurationVar(&cfg.handshake, "handshake-timeout", cfg.handshake, "bound on each HTTP step: reading a request, writing a refusal, an idle keep-alive connection")
 	fs.DurationVar(&cfg.writeTimeout, "write-timeout", cfg.writeTimeout, "bound on writing one frame; a peer that does not read is dropped (0: off)")
@@ -143,7 +143,9 @@ flags:`)
 		return badUsage(fs, "unexpected argument %q (serve takes flags only)", fs.Arg(0))
 	}
 	if origins != "" {
-		cfg.origins = strings.Split(origins, ",")
+		for _, p := range strings.Split(origins, ",") {
+			cfg.origins = append(cfg.origins, strings.TrimSpace(p))
+		}
 	}
 	if err := cfg.validate(); err != nil {
 		return err
@@ -185,6 +187,9 @@ func (cfg *serveConfig) validate() error {
 	var errs []error
 	if (cfg.certFile == "") != (cfg.keyFile == "") {
 		errs = append(errs, errors.New("serve: -cert and -key go together (a PEM certificate chain and its private key)"))
+	}
+	if err := websock.ValidateOriginPatterns(cfg.origins); err != nil {
+		errs = append(errs, fmt.Errorf("serve: -origins: %w", err))
 	}
 	atLeast := func(name string, v, min int64, what string) {
 		if v < min {

@@ -164,7 +164,13 @@ func (s *server) endpoint(b backend) http.Handler {
 		s.handlers.Add(1)
 		c, err := websock.Accept(w, r, s.accept)
 		if err != nil {
-			s.log.Warn("handshake refused", "remote", r.RemoteAddr, "err", err)
+			attrs := []any{"remote", r.RemoteAddr, "err", err}
+			if errors.Is(err, websock.ErrOriginNotAllowed) {
+				if p, perr := websock.OriginPattern(r.Header.Get("Origin")); perr == nil {
+					attrs = append(attrs, "admit_with", "-origins "+p)
+				}
+			}
+			s.log.Warn("handshake refused", attrs...)
 			s.handlers.Done()
 			return
 		}
