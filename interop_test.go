@@ -15,8 +15,9 @@ import (
 // Peers that no one here wrote: python3-websockets and Node's ws, installed
 // from Debian by .ci/run.
 
-// peer returns the command line for a script of testdata/interop, or
-// fails the test in CI (and skips it elsewhere) when the peer is missing.
+// peer returns the command line for a script of testdata/interop. When
+// the peer is missing, the test fails under CI (CI set, as .ci/run does)
+// and is skipped elsewhere, saying NOT RUN and why (go test -v shows it).
 func peer(t *testing.T, script string, args ...string) *exec.Cmd {
 	t.Helper()
 	var cmd *exec.Cmd
@@ -31,7 +32,8 @@ func peer(t *testing.T, script string, args ...string) *exec.Cmd {
 		check.Env = cmd.Env
 	}
 	if out, err := check.CombinedOutput(); err != nil {
-		msg := "peer for " + script + " not installed (apt-get install python3-websockets node-ws): " + string(out)
+		msg := strings.TrimSpace(fmt.Sprintf("NOT RUN: the peer for %s is not installed (apt-get install python3-websockets node-ws; .ci/run does): %v %s",
+			script, err, out))
 		if os.Getenv("CI") != "" {
 			t.Fatal(msg)
 		}

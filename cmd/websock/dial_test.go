@@ -144,7 +144,7 @@ func TestDialWaitIsBounded(t *testing.T) {
 // printed; -compress negotiates permessage-deflate with it.
 func TestDialAgainstPythonWebsockets(t *testing.T) {
 	if err := exec.Command("/usr/bin/python3", "-c", "import websockets").Run(); err != nil {
-		msg := "python3-websockets is not installed (apt-get install python3-websockets): dial is not tested against it"
+		msg := "NOT RUN: python3-websockets is not installed (apt-get install python3-websockets; .ci/run does)"
 		if os.Getenv("CI") != "" {
 			t.Fatal(msg)
 		}
