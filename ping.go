@@ -9,7 +9,8 @@ import (
 
 // Ping sends a ping with payload (at most 125 bytes) and waits for the
 // matching pong, or until ctx is done. Pongs are seen only while the
-// connection is being read, so another goroutine must be reading. If ctx
+// connection is being read, so another goroutine must be reading: without
+// a concurrent Read, Ping returns ctx's error when ctx ends. If ctx
 // ends while the ping is being written, the connection is closed (Write's
 // rule for a frame cut short).
 func (c *Conn) Ping(ctx context.Context, payload []byte) error {
