@@ -1,46 +1,18 @@
 package websock
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/websock/websock/internal/peertest"
 )
 
-// Peers that no one here wrote: python3-websockets and Node's ws, installed
-// from Debian by .ci/run.
-
-// peer returns the command line for a script of testdata/interop. When
-// the peer is missing, the test fails under CI (CI set, as .ci/run does)
-// and is skipped elsewhere, saying NOT RUN and why (go test -v shows it).
-func peer(t *testing.T, script string, args ...string) *exec.Cmd {
-	t.Helper()
-	var cmd *exec.Cmd
-	var check *exec.Cmd
-	if strings.HasSuffix(script, ".py") {
-		cmd = exec.Command("/usr/bin/python3", append([]string{"testdata/interop/" + script}, args...)...)
-		check = exec.Command("/usr/bin/python3", "-c", "import websockets")
-	} else {
-		cmd = exec.Command("node", append([]string{"testdata/interop/" + script}, args...)...)
-		check = exec.Command("node", "-e", "require('ws')")
-		cmd.Env = append(os.Environ(), "NODE_PATH=/usr/share/nodejs")
-		check.Env = cmd.Env
-	}
-	if out, err := check.CombinedOutput(); err != nil {
-		msg := strings.TrimSpace(fmt.Sprintf("NOT RUN: the peer for %s is not installed (apt-get install python3-websockets node-ws; .ci/run does): %v %s",
-			script, err, out))
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return cmd
-}
+// interopDir holds the foreign peers' scripts (see internal/peertest).
+const interopDir = "testdata/interop"
 
 // TestForeignClientsAgainstOurServer runs the foreign clients against our
 // server, over TCP and TLS.
@@ -54,7 +26,7 @@ func TestForeignClientsAgainstOurServer(t *testing.T) {
 					if compress {
 						args = append(args, "--deflate")
 					}
-					cmd := peer(t, script, args...)
+					cmd := peertest.Command(t, interopDir, script, args...)
 					srv, _ := echoServer(t, tlsOn, &AcceptOptions{Extensions: []Extension{&PerMessageDeflate{}}})
 					cmd.Args = append(cmd.Args, "ws"+strings.TrimPrefix(srv.URL, "http")+"/")
 					out, err := cmd.CombinedOutput()
@@ -68,27 +40,6 @@ func TestForeignClientsAgainstOurServer(t *testing.T) {
 			}
 		}
 	}
-}
-
-// startPeerServer starts a foreign echo server and returns its ws:// URL.
-func startPeerServer(t *testing.T, script string, args ...string) string {
-	t.Helper()
-	cmd := peer(t, script, args...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	port, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("%s did not start: %v\n%s", script, err, stderr.String())
-	}
-	return "ws://127.0.0.1:" + strings.TrimSpace(port) + "/"
 }
 
 // TestOurClientAgainstForeignServers dials the foreign echo servers.
@@ -109,7 +60,7 @@ func testForeignServer(t *testing.T, script string, compress bool) {
 			if compress {
 				args = append(args, "--deflate")
 			}
-			url := startPeerServer(t, script, args...)
+			url := peertest.StartServer(t, interopDir, script, args...)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			c, _, err := Dial(ctx, url, &DialOptions{Extensions: []Extension{&PerMessageDeflate{}}})

@@ -1,19 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/websock/websock"
+	"github.com/websock/websock/internal/peertest"
 )
 
 func TestDialScriptMode(t *testing.T) {
@@ -143,40 +142,15 @@ func TestDialWaitIsBounded(t *testing.T) {
 // echo server, which stops echoing once it has answered a close, are all
 // printed; -compress negotiates permessage-deflate with it.
 func TestDialAgainstPythonWebsockets(t *testing.T) {
-	if err := exec.Command("/usr/bin/python3", "-c", "import websockets").Run(); err != nil {
-		msg := "NOT RUN: python3-websockets is not installed (apt-get install python3-websockets; .ci/run does)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
 	for _, deflate := range []bool{false, true} {
-		args := []string{"../../testdata/interop/echo_server.py"}
+		var args []string
 		if deflate {
 			args = append(args, "--deflate")
 		}
-		cmd := exec.Command("/usr/bin/python3", args...)
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		port, err := bufio.NewReader(stdout).ReadString('\n')
-		if err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("echo_server.py did not start: %v\n%s", err, stderr.String())
-		}
-		url := "ws://127.0.0.1:" + strings.TrimSpace(port) + "/"
+		url := peertest.StartServer(t, "../../testdata/interop", "echo_server.py", args...)
 		var out, errOut bytes.Buffer
 		input := "one\ntwo\nthree\nfour\nfive\n"
-		err = runDial(context.Background(), []string{url, "-compress", "-v"}, strings.NewReader(input), &out, &errOut, false)
-		cmd.Process.Kill()
-		cmd.Wait()
+		err := runDial(context.Background(), []string{url, "-compress", "-v"}, strings.NewReader(input), &out, &errOut, false)
 		if err != nil || out.String() != input {
 			t.Fatalf("deflate=%v: %v, output %q, stderr:\n%s", deflate, err, out.String(), errOut.String())
 		}
