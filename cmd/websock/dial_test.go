@@ -72,12 +72,7 @@ func TestDialBinaryShownAsHex(t *testing.T) {
 // ended are printed before the connection is closed, from a server that
 // stops echoing once it gets a close (as python-websockets does).
 func TestDialWaitsForSlowReplies(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websock.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
+	url := wsServer(t, func(c *websock.Conn) {
 		pending := make(chan []byte, 16)
 		go func() {
 			for msg := range pending {
@@ -95,10 +90,8 @@ func TestDialWaitsForSlowReplies(t *testing.T) {
 			}
 			pending <- msg
 		}
-	}))
-	defer srv.Close()
+	})
 	var out, errOut bytes.Buffer
-	url := "ws" + strings.TrimPrefix(srv.URL, "http")
 	if err := runDial(context.Background(), []string{url, "-wait", "30s", "-v"}, strings.NewReader("1\n2\n3\n4\n5\n"), &out, &errOut, false); err != nil {
 		t.Fatalf("%v (%s)", err, errOut.String())
 	}
@@ -110,20 +103,13 @@ func TestDialWaitsForSlowReplies(t *testing.T) {
 // TestDialWaitIsBounded: from a server that never replies, the command
 // waits -wait after the last line, then closes cleanly.
 func TestDialWaitIsBounded(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websock.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
+	url := wsServer(t, func(c *websock.Conn) {
 		for {
 			if _, _, err := c.Read(context.Background()); err != nil {
 				return
 			}
 		}
-	}))
-	defer srv.Close()
-	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	})
 	for _, wait := range []time.Duration{0, 300 * time.Millisecond} {
 		var out, errOut bytes.Buffer
 		start := time.Now()
@@ -206,6 +192,21 @@ func TestDialTrustsCA(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
 		t.Fatalf("-ca with a file that is not PEM: %v", err)
 	}
+}
+
+// wsServer serves each WebSocket connection with serve until it returns,
+// then closes it; it returns the server's ws:// URL.
+func wsServer(t *testing.T, serve func(c *websock.Conn)) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websock.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		serve(c)
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 
 // certPEM is the PEM encoding of the certificate s serves over TLS.
