@@ -11,8 +11,8 @@ import (
 )
 
 // AcceptOptions configures the server side of a connection. The zero value
-// is a secure default: same-origin browsers only (same host and port), no subprotocol, no
-// extension, DefaultReadLimit.
+// is a secure default: same-origin browsers only (the host and port of the
+// request's Host), no subprotocol, no extension, DefaultReadLimit.
 type AcceptOptions struct {
 	// Subprotocols lists the subprotocols the server speaks, most preferred
 	// first. The first one the client also offers is chosen (RFC 6455

@@ -93,7 +93,7 @@ func TestAcceptOriginPolicy(t *testing.T) {
 	host := strings.TrimPrefix(srv.URL, "http://")
 	for origin, ok := range map[string]bool{
 		"":                          true, // not a browser
-		"http://" + host:            true, // same host
+		"http://" + host:            true, // same host and port
 		"https://app.example.com":   true,
 		"https://localhost:3000":    true,
 		"https://localhost:3001":    false,

@@ -2,6 +2,7 @@ package websock
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -137,4 +138,24 @@ func TestOriginRefusalSaysWhy(t *testing.T) {
 			t.Errorf("Origin %q: %d %q, want 403 saying %q", origin, resp.StatusCode, body, why)
 		}
 	}
+}
+
+func ExampleValidateOriginPatterns() {
+	fmt.Println(ValidateOriginPatterns([]string{"http://127.0.0.1:8000", "*.example.com", "localhost:*", "null"}))
+	fmt.Println(ValidateOriginPatterns([]string{"http://127.0.0.1:8000/app"}))
+	// Output:
+	// <nil>
+	// websock: origin pattern "http://127.0.0.1:8000/app": a pattern is [scheme://]host[:port], with no path, query or user
+}
+
+func ExampleOriginPattern() {
+	// The pattern a server can suggest for a browser it refused.
+	for _, origin := range []string{"http://127.0.0.1:8000", "https://app.example.com", "null"} {
+		p, _ := OriginPattern(origin)
+		fmt.Println(p)
+	}
+	// Output:
+	// http://127.0.0.1:8000
+	// https://app.example.com:443
+	// null
 }
