@@ -89,7 +89,7 @@ flags:`)
 	idle := fs.Bool("idle", false, "hold idle connections instead of sending")
 	settle := fs.Duration("settle", 30*time.Second, "with -idle and -pid: wait at most this long for the server's RSS to stop falling")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

@@ -40,6 +40,9 @@ func dialCmd(args []string) error {
 	return runDial(ctx, args, os.Stdin, os.Stdout, os.Stderr, interactive)
 }
 
+// maxLine is the longest line of input the dial command sends.
+const maxLine = 16 << 20
+
 // defaultReplyWait is how long, after the last line of input, the dial
 // command waits for replies while the server sends nothing.
 const defaultReplyWait = 2 * time.Second
@@ -132,10 +135,11 @@ flags:`)
 	lines := make(chan string)
 	stop := make(chan struct{})
 	defer close(stop)
+	var inputErr error // why reading in ended, once lines is closed
 	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(in)
-		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		sc.Buffer(make([]byte, 64<<10), maxLine)
 		for sc.Scan() {
 			select {
 			case lines <- sc.Text():
@@ -143,12 +147,17 @@ flags:`)
 				return
 			}
 		}
+		inputErr = sc.Err()
 	}()
 	sent := int64(0)
 	for {
 		select {
 		case line, ok := <-lines:
 			if !ok {
+				if inputErr != nil {
+					c.Close(websock.StatusGoingAway, "")
+					return fmt.Errorf("dial: reading input: %w (lines are sent up to %d MiB)", inputErr, maxLine>>20)
+				}
 				if done, err := r.wait(ctx, sent, *wait, readDone); done {
 					return ended(err)
 				}

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/pem"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/websock/websock"
@@ -170,6 +173,18 @@ func TestDialErrors(t *testing.T) {
 	}
 	if err := runDial(context.Background(), nil, strings.NewReader(""), &bytes.Buffer{}, &errOut, false); err == nil {
 		t.Fatal("missing URL accepted")
+	}
+}
+
+// TestDialInputError: input that cannot be read ends the command with an
+// error that says so, after what was read before it has been sent.
+func TestDialInputError(t *testing.T) {
+	s, _ := startTestServer(t)
+	in := io.MultiReader(strings.NewReader("sent\n"), iotest.ErrReader(errors.New("input device gone")))
+	var out, errOut bytes.Buffer
+	err := runDial(context.Background(), []string{"ws://" + s.addrs["ws"].String() + "/ws"}, in, &out, &errOut, false)
+	if err == nil || !strings.Contains(err.Error(), "reading input: input device gone") {
+		t.Fatalf("%v (%s)", err, errOut.String())
 	}
 }
 

@@ -46,9 +46,14 @@ func TestServeRefusesBadBackendFlags(t *testing.T) {
 			t.Errorf("serve %s: %v, want %q", strings.Join(tt.args, " "), err, tt.want)
 		}
 	}
-	// Every mistake is reported at once.
-	err := serveCmd([]string{"-ws", "127.0.0.1:0", "-wss", "", "-route", "x=echo", "-exec-max", "-1", "-write-timeout", "-1s"})
-	if err == nil || !strings.Contains(err.Error(), "-route") || !strings.Contains(err.Error(), "-exec-max") || !strings.Contains(err.Error(), "-write-timeout") {
+	// Every mistake is reported at once: negative numbers when the
+	// command line is read, the rest when the configuration is checked.
+	err := serveCmd([]string{"-ws", "127.0.0.1:0", "-wss", "", "-exec-max", "-1", "-write-timeout", "-1s"})
+	if err == nil || !strings.Contains(err.Error(), "-exec-max") || !strings.Contains(err.Error(), "-write-timeout") {
+		t.Errorf("two negative numbers: %v", err)
+	}
+	err = serveCmd([]string{"-ws", "127.0.0.1:0", "-wss", "", "-route", "x=echo", "-exec-max", "0", "-exec-grace", "0s"})
+	if err == nil || !strings.Contains(err.Error(), "-route") || !strings.Contains(err.Error(), "-exec-max") || !strings.Contains(err.Error(), "-exec-grace") {
 		t.Errorf("three mistakes: %v", err)
 	}
 }
