@@ -1,0 +1,207 @@
+package websock
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// h2Server is a TLS server offering HTTP/2 and HTTP/1.1 that counts the
+// TCP connections it accepted.
+type h2Server struct {
+	*httptest.Server
+	conns atomic.Int64
+}
+
+func newH2Server(t testing.TB, h http.Handler) *h2Server {
+	t.Helper()
+	if !ExtendedConnectEnabled() {
+		t.Fatal("HTTP/2 extended CONNECT is off: TestMain should have turned it on")
+	}
+	s := &h2Server{Server: httptest.NewUnstartedServer(h)}
+	s.EnableHTTP2 = true
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *h2Server) wsURL() string { return "wss" + strings.TrimPrefix(s.URL, "https") }
+
+// newH2Client returns a client for test servers; its connections are
+// closed when the test ends.
+func newH2Client(t testing.TB) *HTTP2Client {
+	h := &HTTP2Client{TLSConfig: &tls.Config{InsecureSkipVerify: true}}
+	t.Cleanup(h.CloseIdleConnections)
+	return h
+}
+
+// h2Echo is a handler that checks the request came over HTTP/2 and echoes
+// every message.
+func h2Echo(t testing.TB, opts *AcceptOptions) http.Handler {
+	return Handler(opts, func(ctx context.Context, c *Conn, r *http.Request) {
+		if r.ProtoMajor != 2 {
+			t.Errorf("request over %s, want HTTP/2", r.Proto)
+		}
+		for {
+			typ, msg, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			if c.Write(ctx, typ, msg) != nil {
+				return
+			}
+		}
+	})
+}
+
+func echoOnce(t testing.TB, c *Conn, msg []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Write(ctx, BinaryMessage, msg); err != nil {
+		t.Fatal(err)
+	}
+	_, got, err := c.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, msg) {
+		t.Fatalf("echo of %d bytes differs (%d bytes back)", len(msg), len(got))
+	}
+}
+
+// TestHTTP2Multiplexed opens many WebSockets on one TCP connection and
+// keeps them all open while each echoes messages.
+func TestHTTP2Multiplexed(t *testing.T) {
+	t.Parallel()
+	srv := newH2Server(t, h2Echo(t, &AcceptOptions{Extensions: []Extension{&PerMessageDeflate{}}}))
+	h := newH2Client(t)
+	opts := &DialOptions{HTTP2: h, Extensions: []Extension{&PerMessageDeflate{}}}
+	ctx := context.Background()
+	const n = 20
+	conns := make([]*Conn, n)
+	var wg sync.WaitGroup
+	for i := range conns {
+		var resp *http.Response
+		var err error
+		conns[i], resp, err = Dial(ctx, srv.wsURL(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conns[i].CloseNow()
+		if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusOK {
+			t.Fatalf("response %s %s, want HTTP/2.0 200", resp.Proto, resp.Status)
+		}
+		if conns[i].Extensions() == "" {
+			t.Fatal("permessage-deflate not negotiated over HTTP/2")
+		}
+	}
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range 5 {
+				echoOnce(t, c, pattern(1000*(i+1)+k*7000, byte(i)))
+			}
+		}()
+	}
+	wg.Wait()
+	if got := srv.conns.Load(); got != 1 {
+		t.Fatalf("%d WebSockets used %d TCP connections, want 1", n, got)
+	}
+	for _, c := range conns {
+		if err := c.Close(StatusNormalClosure, ""); err != nil {
+			t.Fatalf("close: %v", err)
+		}
+	}
+	// The TCP connection outlives its WebSockets, for the next ones.
+	c, _, err := Dial(ctx, srv.wsURL(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	echoOnce(t, c, []byte("again"))
+	if got := srv.conns.Load(); got != 1 {
+		t.Fatalf("a WebSocket after the others used a new TCP connection (%d in all)", got)
+	}
+}
+
+// TestHTTP2FallsBackToHTTP1 dials a server without HTTP/2: the same
+// options give an HTTP/1.1 connection.
+func TestHTTP2FallsBackToHTTP1(t *testing.T) {
+	t.Parallel()
+	proto := make(chan int, 1)
+	srv := httptest.NewTLSServer(Handler(nil, func(ctx context.Context, c *Conn, r *http.Request) {
+		proto <- r.ProtoMajor
+		c.Read(ctx)
+	}))
+	defer srv.Close()
+	opts := &DialOptions{HTTP2: newH2Client(t), InsecureSkipVerify: true}
+	c, resp, err := Dial(context.Background(), "wss"+strings.TrimPrefix(srv.URL, "https"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if resp.StatusCode != http.StatusSwitchingProtocols || <-proto != 1 {
+		t.Fatalf("fallback answered %s", resp.Status)
+	}
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHTTP2Cleartext dials ws:// with HTTP/2 prior knowledge.
+func TestHTTP2Cleartext(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewUnstartedServer(h2Echo(t, nil))
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	defer srv.Close()
+	h := &HTTP2Client{AllowCleartext: true}
+	defer h.CloseIdleConnections()
+	c, resp, err := Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), &DialOptions{HTTP2: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("response over %s", resp.Proto)
+	}
+	echoOnce(t, c, []byte("cleartext"))
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHTTP2DialContext: a context that ends during the handshake stops
+// the dial.
+func TestHTTP2DialContext(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	srv := newH2Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+	}))
+	defer close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, _, err := Dial(ctx, srv.wsURL(), &DialOptions{HTTP2: newH2Client(t)})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("dial error %v, want the context's", err)
+	}
+}
