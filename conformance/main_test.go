@@ -1,9 +1,22 @@
 package conformance
 
 import (
+	"fmt"
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/websock/websock/internal/xconnect"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain fails the tests if a goroutine outlives them. They run with
+// HTTP/2 extended CONNECT on (GODEBUG=http2xconnect=1, which Go reads only
+// at start): without it, the binary runs itself again with it.
+func TestMain(m *testing.M) {
+	if err := xconnect.Restart(); err != nil {
+		fmt.Fprintln(os.Stderr, "cannot turn on HTTP/2 extended CONNECT:", err)
+		os.Exit(2)
+	}
+	goleak.VerifyTestMain(m)
+}

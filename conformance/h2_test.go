@@ -1,0 +1,106 @@
+package conformance_test
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/websock/websock"
+	"github.com/websock/websock/conformance"
+)
+
+// newHTTP2Server starts a TLS server offering HTTP/2 and counts its TCP
+// connections.
+func newHTTP2Server(t *testing.T, h http.Handler, conns *atomic.Int64) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestWebsockServerHTTP2 plays the suite against websock's server, every
+// case on a stream of one HTTP/2 connection (RFC 8441).
+func TestWebsockServerHTTP2(t *testing.T) {
+	t.Parallel()
+	cases := suiteCases(t, false)
+	var conns atomic.Int64
+	h := websock.Handler(&websock.AcceptOptions{Extensions: extensions()}, func(ctx context.Context, c *websock.Conn, r *http.Request) {
+		if r.ProtoMajor != 2 {
+			t.Errorf("case over %s", r.Proto)
+			return
+		}
+		var buf []byte
+		for {
+			typ, msg, err := c.ReadAppend(ctx, buf[:0])
+			if err != nil {
+				return
+			}
+			if err := c.Write(ctx, typ, msg); err != nil {
+				return
+			}
+			buf = msg
+		}
+	})
+	srv := newHTTP2Server(t, h, &conns)
+	results, err := conformance.RunServer(context.Background(), cases, conformance.ClientConfig{
+		URL: "wss" + strings.TrimPrefix(srv.URL, "https") + "/", TLSConfig: &tls.Config{InsecureSkipVerify: true},
+		Parallel: 4, HTTP2: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireStrict(t, results, len(cases))
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d cases took %d TCP connections, want 1", len(cases), n)
+	}
+}
+
+// TestWebsockClientHTTP2 plays the suite against websock's client, every
+// case on a stream of one HTTP/2 connection.
+func TestWebsockClientHTTP2(t *testing.T) {
+	t.Parallel()
+	cases := suiteCases(t, false)
+	fuzzer := &conformance.Server{Cases: cases}
+	var conns atomic.Int64
+	srv := newHTTP2Server(t, fuzzer, &conns)
+	base := "wss" + strings.TrimPrefix(srv.URL, "https")
+	h2 := &websock.HTTP2Client{TLSConfig: &tls.Config{InsecureSkipVerify: true}}
+	defer h2.CloseIdleConnections()
+	ctx := context.Background()
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				opts := &websock.DialOptions{HTTP2: h2, Extensions: extensions()}
+				if err := echoClient(ctx, base+"/runCase?case="+strconv.Itoa(i+1)+"&agent=websock", opts); err != nil {
+					t.Errorf("case %s: %v", cases[i].ID, err)
+				}
+			}
+		}()
+	}
+	for i := range cases {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	requireStrict(t, fuzzer.Results("websock"), len(cases))
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d cases took %d TCP connections, want 1", len(cases), n)
+	}
+}
