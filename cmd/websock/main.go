@@ -15,6 +15,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/websock/websock/internal/xconnect"
 )
 
 // commands maps each subcommand to the function that runs it with its
@@ -39,6 +41,14 @@ func main() {
 		fmt.Fprintf(os.Stderr, "websock: unknown command %q\n\n", os.Args[1])
 		usage()
 		os.Exit(2)
+	}
+	if os.Args[1] == "serve" {
+		// Browsers open wss:// over HTTP/2 only where the server
+		// advertises extended CONNECT (RFC 8441), which Go's HTTP/2
+		// server does when GODEBUG=http2xconnect=1 was set at start.
+		if err := xconnect.Restart(); err != nil {
+			fmt.Fprintln(os.Stderr, "websock: WebSockets over HTTP/2 off:", err)
+		}
 	}
 	if err := cmd.run(os.Args[2:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -2,13 +2,24 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/websock/websock/internal/xconnect"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain fails the tests if a goroutine outlives them. They run with
+// HTTP/2 extended CONNECT on, as "websock serve" does.
+func TestMain(m *testing.M) {
+	if err := xconnect.Restart(); err != nil {
+		fmt.Fprintln(os.Stderr, "cannot turn on HTTP/2 extended CONNECT:", err)
+		os.Exit(2)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func TestIsTerminal(t *testing.T) {
 	f, err := os.CreateTemp(t.TempDir(), "out")

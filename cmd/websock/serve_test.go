@@ -40,7 +40,9 @@ func (l *lockedBuffer) String() string {
 
 func (l *lockedBuffer) contains(s string) bool { return strings.Contains(l.String(), s) }
 
-func startTestServer(t *testing.T) (*server, *lockedBuffer) {
+// startTestServer starts a server on ports :0 with short timeouts, after
+// applying edits to its configuration.
+func startTestServer(t *testing.T, edits ...func(*serveConfig)) (*server, *lockedBuffer) {
 	t.Helper()
 	var logs lockedBuffer
 	cfg := defaultServeConfig()
@@ -48,6 +50,9 @@ func startTestServer(t *testing.T) (*server, *lockedBuffer) {
 	cfg.handshake = 300 * time.Millisecond
 	cfg.closeTimeout = time.Second
 	cfg.shutdownTimeout = 5 * time.Second
+	for _, edit := range edits {
+		edit(&cfg)
+	}
 	s := newServer(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err := s.start(); err != nil {
 		t.Fatal(err)

@@ -99,7 +99,9 @@ func (s *server) start() error {
 		srv.TLSConfig = &tls.Config{
 			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil },
 			MinVersion:     tls.VersionTLS12, // TLS 1.3 is preferred when both sides have it
-			NextProtos:     []string{"http/1.1"},
+			// HTTP/2 first: browsers then open wss:// as streams of the
+			// page's connection (RFC 8441), with extended CONNECT on (main).
+			NextProtos: []string{"h2", "http/1.1"},
 		}
 		s.servers = append(s.servers, srv)
 		s.addrs["wss"] = ln.Addr()
@@ -169,16 +171,22 @@ func (s *server) endpoint(b backend) http.Handler {
 			return
 		}
 		serve := b.open(c, r)
-		go s.serveConn(c, serve, b.name(), r.RemoteAddr, r.URL.Path, r.TLS != nil)
+		if r.ProtoMajor == 2 {
+			// The connection is a stream of the request: it ends with
+			// the handler.
+			s.serveConn(c, serve, b.name(), r.RemoteAddr, r.URL.Path, r.Proto, r.TLS != nil)
+			return
+		}
+		go s.serveConn(c, serve, b.name(), r.RemoteAddr, r.URL.Path, r.Proto, r.TLS != nil)
 	})
 }
 
 // serveConn runs a backend on a connection until it ends, then closes it
 // and logs how it ended.
-func (s *server) serveConn(c *websock.Conn, serve func(context.Context) error, backend, remote, path string, tls bool) {
+func (s *server) serveConn(c *websock.Conn, serve func(context.Context) error, backend, remote, path, proto string, tls bool) {
 	defer s.handlers.Done()
 	start := time.Now()
-	s.log.Info("open", "remote", remote, "path", path, "tls", tls, "backend", backend, "extensions", c.Extensions())
+	s.log.Info("open", "remote", remote, "path", path, "tls", tls, "proto", proto, "backend", backend, "extensions", c.Extensions())
 	err := serve(context.Background())
 	c.CloseNow()
 	attrs := []any{"remote", remote, "duration", time.Since(start).Round(time.Millisecond)}
