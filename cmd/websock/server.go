@@ -207,10 +207,17 @@ func (s *server) serveConn(c *websock.Conn, serve func(context.Context) error, b
 // shutdown stops accepting, closes every connection with 1001 and waits,
 // bounded by the shutdown timeout, for their closing handshakes.
 func (s *server) shutdown() error {
-	s.Close()
-	n := s.tracker.Len()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.shutdownTimeout)
 	defer cancel()
+	// Stop accepting. An HTTP/2 connection gets GOAWAY and stays open
+	// while its WebSocket streams close; Close ends what is left.
+	var stopped sync.WaitGroup
+	for _, srv := range s.servers {
+		stopped.Go(func() { srv.Shutdown(ctx) })
+	}
+	defer stopped.Wait()
+	defer s.Close()
+	n := s.tracker.Len()
 	if err := s.tracker.Shutdown(ctx); err != nil {
 		s.log.Warn("shutdown timed out; connections dropped", "timeout", s.cfg.shutdownTimeout)
 		return nil

@@ -92,3 +92,40 @@ func TestBrowserWebSocketOverHTTP2(t *testing.T) {
 		t.Fatalf("the browser's WebSocket did not come over HTTP/2:\n%s", out)
 	}
 }
+
+// TestServeShutdownOverHTTP2: shutdown closes WebSockets on HTTP/2 streams
+// with 1001, as those on their own TCP connections.
+func TestServeShutdownOverHTTP2(t *testing.T) {
+	s, logs := startTestServer(t)
+	h2 := &websock.HTTP2Client{TLSConfig: &tls.Config{InsecureSkipVerify: true}}
+	defer h2.CloseIdleConnections()
+	ctx := context.Background()
+	results := make(chan error, 3)
+	for range 3 {
+		c, _, err := websock.Dial(ctx, "wss://"+s.addrs["wss"].String()+"/wss", &websock.DialOptions{HTTP2: h2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		// One round trip, so the server has registered the connection.
+		c.Write(ctx, websock.TextMessage, []byte("x"))
+		if _, _, err := c.Read(ctx); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			_, _, err := c.Read(ctx)
+			results <- err
+		}()
+	}
+	if err := s.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := <-results; websock.CloseStatus(err) != websock.StatusGoingAway {
+			t.Fatalf("client got %v, want close 1001", err)
+		}
+	}
+	if !strings.Contains(logs.String(), `"shutdown complete" closed=3`) {
+		t.Fatalf("no clean shutdown of the three connections in the logs:\n%s", logs.String())
+	}
+}
