@@ -22,8 +22,16 @@ import (
 	"time"
 )
 
-// chunkSize is the size of the buffer the receiving goroutine reads into.
-const chunkSize = 8 << 10
+// The receiving goroutine reads into a small array of the Conn while the
+// stream is quiet, and into a pooled buffer of chunkSize while data
+// streams in (the previous read filled its buffer): an idle stream holds
+// no pooled buffer.
+const (
+	smallSize = 256
+	chunkSize = 8 << 10
+)
+
+var chunks = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 
 // Side is one end's view of a stream.
 type Side struct {
@@ -65,6 +73,8 @@ type Conn struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	small [smallSize]byte
 }
 
 // deadline is one side's deadline and the timer that enforces it.
@@ -128,7 +138,13 @@ func (c *Conn) Read(p []byte) (int, error) {
 // receive reads the body into a buffer of its own, one chunk at a time:
 // the next read starts once Read has taken all of the previous one.
 func (c *Conn) receive() {
-	buf := make([]byte, chunkSize)
+	var pooled *[]byte
+	defer func() {
+		if pooled != nil {
+			chunks.Put(pooled)
+		}
+	}()
+	buf := c.small[:]
 	for {
 		n, err := c.side.Body.Read(buf)
 		c.mu.Lock()
@@ -136,6 +152,9 @@ func (c *Conn) receive() {
 		c.notify()
 		c.mu.Unlock()
 		if err != nil {
+			if n > 0 {
+				pooled = nil // still to be read: the collector frees it
+			}
 			return
 		}
 		if n == 0 {
@@ -145,6 +164,14 @@ func (c *Conn) receive() {
 		case <-c.consumed:
 		case <-c.done:
 			return
+		}
+		switch {
+		case n == len(buf) && pooled == nil:
+			pooled = chunks.Get().(*[]byte)
+			buf = *pooled
+		case n < len(buf) && pooled != nil:
+			chunks.Put(pooled)
+			pooled, buf = nil, c.small[:]
 		}
 	}
 }
