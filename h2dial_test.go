@@ -205,3 +205,54 @@ func TestHTTP2DialContext(t *testing.T) {
 		t.Fatalf("dial error %v, want the context's", err)
 	}
 }
+
+// TestHTTP2StreamLimit: beyond the server's limit of concurrent streams,
+// the client opens another HTTP/2 connection.
+func TestHTTP2StreamLimit(t *testing.T) {
+	t.Parallel()
+	s := &h2Server{Server: httptest.NewUnstartedServer(h2Echo(t, nil))}
+	s.EnableHTTP2 = true
+	s.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 2}
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.StartTLS()
+	defer s.Close()
+	opts := &DialOptions{HTTP2: newH2Client(t)}
+	for i := range 5 {
+		c, _, err := Dial(context.Background(), s.wsURL(), opts)
+		if err != nil {
+			t.Fatalf("WebSocket %d: %v", i, err)
+		}
+		defer c.CloseNow()
+		echoOnce(t, c, []byte("x"))
+	}
+	if got := s.conns.Load(); got != 3 {
+		t.Fatalf("5 WebSockets, 2 streams per connection: %d TCP connections, want 3", got)
+	}
+}
+
+// TestHTTP2ServerTimeoutsDoNotApply: the http.Server's read and write
+// timeouts bound HTTP exchanges, not WebSockets on its streams.
+func TestHTTP2ServerTimeoutsDoNotApply(t *testing.T) {
+	t.Parallel()
+	s := &h2Server{Server: httptest.NewUnstartedServer(h2Echo(t, nil))}
+	s.EnableHTTP2 = true
+	s.Config.ReadTimeout = 100 * time.Millisecond
+	s.Config.WriteTimeout = 100 * time.Millisecond
+	s.StartTLS()
+	defer s.Close()
+	c, _, err := Dial(context.Background(), s.wsURL(), &DialOptions{HTTP2: newH2Client(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	echoOnce(t, c, []byte("before"))
+	<-time.After(500 * time.Millisecond) // well past both timeouts
+	echoOnce(t, c, []byte("after"))
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+}
