@@ -22,7 +22,8 @@ type h2Server struct {
 	conns atomic.Int64
 }
 
-func newH2Server(t testing.TB, h http.Handler) *h2Server {
+// newH2Server starts the server after applying edits to its http.Server.
+func newH2Server(t testing.TB, h http.Handler, edits ...func(*http.Server)) *h2Server {
 	t.Helper()
 	if !ExtendedConnectEnabled() {
 		t.Fatal("HTTP/2 extended CONNECT is off: TestMain should have turned it on")
@@ -33,6 +34,9 @@ func newH2Server(t testing.TB, h http.Handler) *h2Server {
 		if st == http.StateNew {
 			s.conns.Add(1)
 		}
+	}
+	for _, edit := range edits {
+		edit(s.Config)
 	}
 	s.StartTLS()
 	t.Cleanup(s.Close)
@@ -210,16 +214,9 @@ func TestHTTP2DialContext(t *testing.T) {
 // the client opens another HTTP/2 connection.
 func TestHTTP2StreamLimit(t *testing.T) {
 	t.Parallel()
-	s := &h2Server{Server: httptest.NewUnstartedServer(h2Echo(t, nil))}
-	s.EnableHTTP2 = true
-	s.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 2}
-	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			s.conns.Add(1)
-		}
-	}
-	s.StartTLS()
-	defer s.Close()
+	s := newH2Server(t, h2Echo(t, nil), func(srv *http.Server) {
+		srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 2}
+	})
 	opts := &DialOptions{HTTP2: newH2Client(t)}
 	for i := range 5 {
 		c, _, err := Dial(context.Background(), s.wsURL(), opts)
@@ -238,12 +235,10 @@ func TestHTTP2StreamLimit(t *testing.T) {
 // timeouts bound HTTP exchanges, not WebSockets on its streams.
 func TestHTTP2ServerTimeoutsDoNotApply(t *testing.T) {
 	t.Parallel()
-	s := &h2Server{Server: httptest.NewUnstartedServer(h2Echo(t, nil))}
-	s.EnableHTTP2 = true
-	s.Config.ReadTimeout = 100 * time.Millisecond
-	s.Config.WriteTimeout = 100 * time.Millisecond
-	s.StartTLS()
-	defer s.Close()
+	s := newH2Server(t, h2Echo(t, nil), func(srv *http.Server) {
+		srv.ReadTimeout = 100 * time.Millisecond
+		srv.WriteTimeout = 100 * time.Millisecond
+	})
 	c, _, err := Dial(context.Background(), s.wsURL(), &DialOptions{HTTP2: newH2Client(t)})
 	if err != nil {
 		t.Fatal(err)

@@ -6,9 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -37,24 +35,7 @@ func TestWebsockServerHTTP2(t *testing.T) {
 	t.Parallel()
 	cases := suiteCases(t, false)
 	var conns atomic.Int64
-	h := websock.Handler(&websock.AcceptOptions{Extensions: extensions()}, func(ctx context.Context, c *websock.Conn, r *http.Request) {
-		if r.ProtoMajor != 2 {
-			t.Errorf("case over %s", r.Proto)
-			return
-		}
-		var buf []byte
-		for {
-			typ, msg, err := c.ReadAppend(ctx, buf[:0])
-			if err != nil {
-				return
-			}
-			if err := c.Write(ctx, typ, msg); err != nil {
-				return
-			}
-			buf = msg
-		}
-	})
-	srv := newHTTP2Server(t, h, &conns)
+	srv := newHTTP2Server(t, echoHandler(), &conns)
 	results, err := conformance.RunServer(context.Background(), cases, conformance.ClientConfig{
 		URL: "wss" + strings.TrimPrefix(srv.URL, "https") + "/", TLSConfig: &tls.Config{InsecureSkipVerify: true},
 		Parallel: 4, HTTP2: true,
@@ -79,26 +60,7 @@ func TestWebsockClientHTTP2(t *testing.T) {
 	base := "wss" + strings.TrimPrefix(srv.URL, "https")
 	h2 := &websock.HTTP2Client{TLSConfig: &tls.Config{InsecureSkipVerify: true}}
 	defer h2.CloseIdleConnections()
-	ctx := context.Background()
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				opts := &websock.DialOptions{HTTP2: h2, Extensions: extensions()}
-				if err := echoClient(ctx, base+"/runCase?case="+strconv.Itoa(i+1)+"&agent=websock", opts); err != nil {
-					t.Errorf("case %s: %v", cases[i].ID, err)
-				}
-			}
-		}()
-	}
-	for i := range cases {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	playClient(t, cases, base, &websock.DialOptions{HTTP2: h2, Extensions: extensions()})
 	requireStrict(t, fuzzer.Results("websock"), len(cases))
 	if n := conns.Load(); n != 1 {
 		t.Fatalf("%d cases took %d TCP connections, want 1", len(cases), n)

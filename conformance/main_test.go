@@ -1,8 +1,6 @@
 package conformance
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -14,9 +12,6 @@ import (
 // HTTP/2 extended CONNECT on (GODEBUG=http2xconnect=1, which Go reads only
 // at start): without it, the binary runs itself again with it.
 func TestMain(m *testing.M) {
-	if err := xconnect.Restart(); err != nil {
-		fmt.Fprintln(os.Stderr, "cannot turn on HTTP/2 extended CONNECT:", err)
-		os.Exit(2)
-	}
+	xconnect.MustRestart()
 	goleak.VerifyTestMain(m)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"testing"
 
@@ -14,10 +13,7 @@ import (
 // TestMain fails the tests if a goroutine outlives them. They run with
 // HTTP/2 extended CONNECT on, as "websock serve" does.
 func TestMain(m *testing.M) {
-	if err := xconnect.Restart(); err != nil {
-		fmt.Fprintln(os.Stderr, "cannot turn on HTTP/2 extended CONNECT:", err)
-		os.Exit(2)
-	}
+	xconnect.MustRestart()
 	goleak.VerifyTestMain(m)
 }
 

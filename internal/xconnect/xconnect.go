@@ -4,6 +4,7 @@
 package xconnect
 
 import (
+	"fmt"
 	"os"
 	"strings"
 )
@@ -43,4 +44,13 @@ func Restart() error {
 		return err
 	}
 	return restart(exe, os.Args, Environ())
+}
+
+// MustRestart is Restart for a TestMain: it exits with status 2, saying
+// why, when the setting cannot be turned on.
+func MustRestart() {
+	if err := Restart(); err != nil {
+		fmt.Fprintln(os.Stderr, "cannot turn on HTTP/2 extended CONNECT:", err)
+		os.Exit(2)
+	}
 }
