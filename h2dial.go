@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/net/http2"
 
@@ -25,8 +26,8 @@ import (
 // otherwise. An HTTP2Client is safe for concurrent use; its zero value
 // verifies certificates against the system roots and dials directly.
 //
-// The connections close when their last stream has ended and they stayed
-// idle, or with CloseIdleConnections.
+// A connection whose last stream has ended stays open for IdleTimeout, for
+// the next WebSockets; CloseIdleConnections closes such connections at once.
 type HTTP2Client struct {
 	// TLSConfig is used for wss:// (roots, client certificates); the
 	// server name defaults to the URL's host. NextProtos is set to h2 and
@@ -41,9 +42,17 @@ type HTTP2Client struct {
 	// ws:// URLs are dialled over HTTP/1.1.
 	AllowCleartext bool
 
+	// IdleTimeout is how long a connection without streams stays open;
+	// 0 means DefaultHTTP2IdleTimeout.
+	IdleTimeout time.Duration
+
 	once sync.Once
 	t    *http2.Transport
 }
+
+// DefaultHTTP2IdleTimeout is how long an HTTP2Client keeps a connection
+// without streams, by default: as long as http.DefaultTransport.
+const DefaultHTTP2IdleTimeout = 90 * time.Second
 
 // errNoExtendedConnect means the server cannot take a WebSocket over
 // HTTP/2: it did not pick h2 in ALPN, or did not send
@@ -53,9 +62,14 @@ var errNoExtendedConnect = errors.New("server does not accept WebSockets over HT
 // transport returns the HTTP/2 transport, made on first use.
 func (h *HTTP2Client) transport() *http2.Transport {
 	h.once.Do(func() {
+		idle := h.IdleTimeout
+		if idle <= 0 {
+			idle = DefaultHTTP2IdleTimeout
+		}
 		h.t = &http2.Transport{
-			AllowHTTP:      h.AllowCleartext,
-			DialTLSContext: h.dialConn,
+			AllowHTTP:       h.AllowCleartext,
+			DialTLSContext:  h.dialConn,
+			IdleConnTimeout: idle,
 		}
 	})
 	return h.t

@@ -19,7 +19,8 @@ import (
 // TCP connections it accepted.
 type h2Server struct {
 	*httptest.Server
-	conns atomic.Int64
+	conns  atomic.Int64
+	closed chan struct{} // a value for each TCP connection closed
 }
 
 // newH2Server starts the server after applying edits to its http.Server.
@@ -28,11 +29,14 @@ func newH2Server(t testing.TB, h http.Handler, edits ...func(*http.Server)) *h2S
 	if !ExtendedConnectEnabled() {
 		t.Fatal("HTTP/2 extended CONNECT is off: TestMain should have turned it on")
 	}
-	s := &h2Server{Server: httptest.NewUnstartedServer(h)}
+	s := &h2Server{Server: httptest.NewUnstartedServer(h), closed: make(chan struct{}, 1000)}
 	s.EnableHTTP2 = true
 	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
+		switch st {
+		case http.StateNew:
 			s.conns.Add(1)
+		case http.StateClosed:
+			s.closed <- struct{}{}
 		}
 	}
 	for _, edit := range edits {
@@ -249,5 +253,32 @@ func TestHTTP2ServerTimeoutsDoNotApply(t *testing.T) {
 	echoOnce(t, c, []byte("after"))
 	if err := c.Close(StatusNormalClosure, ""); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHTTP2IdleTimeout: a connection whose WebSockets have all closed is
+// closed after IdleTimeout; the next WebSocket dials a new one.
+func TestHTTP2IdleTimeout(t *testing.T) {
+	t.Parallel()
+	srv := newH2Server(t, h2Echo(t, nil))
+	h := &HTTP2Client{TLSConfig: &tls.Config{InsecureSkipVerify: true}, IdleTimeout: 100 * time.Millisecond}
+	defer h.CloseIdleConnections()
+	for i := range 2 {
+		c, _, err := Dial(context.Background(), srv.wsURL(), &DialOptions{HTTP2: h})
+		if err != nil {
+			t.Fatal(err)
+		}
+		echoOnce(t, c, []byte("x"))
+		if err := c.Close(StatusNormalClosure, ""); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-srv.closed:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("connection %d still open 30 s after its last WebSocket", i)
+		}
+	}
+	if got := srv.conns.Load(); got != 2 {
+		t.Fatalf("%d TCP connections, want 2", got)
 	}
 }
