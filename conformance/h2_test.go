@@ -33,7 +33,7 @@ func newHTTP2Server(t *testing.T, h http.Handler, conns *atomic.Int64) *httptest
 // case on a stream of one HTTP/2 connection (RFC 8441).
 func TestWebsockServerHTTP2(t *testing.T) {
 	t.Parallel()
-	cases := suiteCases(t, false)
+	cases := suiteCases(t, true) // HTTP/2 changes how bytes travel, as TLS does
 	var conns atomic.Int64
 	srv := newHTTP2Server(t, echoHandler(), &conns)
 	results, err := conformance.RunServer(context.Background(), cases, conformance.ClientConfig{
@@ -53,7 +53,7 @@ func TestWebsockServerHTTP2(t *testing.T) {
 // case on a stream of one HTTP/2 connection.
 func TestWebsockClientHTTP2(t *testing.T) {
 	t.Parallel()
-	cases := suiteCases(t, false)
+	cases := suiteCases(t, true) // HTTP/2 changes how bytes travel, as TLS does
 	fuzzer := &conformance.Server{Cases: cases}
 	var conns atomic.Int64
 	srv := newHTTP2Server(t, fuzzer, &conns)
