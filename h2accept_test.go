@@ -277,3 +277,49 @@ func TestHTTP2HandlerReturnEndsStream(t *testing.T) {
 		t.Fatal("write after the handler returned succeeded")
 	}
 }
+
+// TestHTTP2StalledStreamLeavesOthers: a WebSocket whose server does not
+// read holds at most its stream's flow-control window; with room for
+// several in the connection's window, the other WebSockets on the
+// connection keep flowing.
+func TestHTTP2StalledStreamLeavesOthers(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	defer close(release)
+	srv := newH2Server(t, Handler(nil, func(ctx context.Context, c *Conn, r *http.Request) {
+		if r.URL.Path == "/stalled" {
+			<-release // never reads
+			return
+		}
+		for {
+			typ, msg, err := c.Read(ctx)
+			if err != nil || c.Write(ctx, typ, msg) != nil {
+				return
+			}
+		}
+	}), func(s *http.Server) {
+		s.HTTP2 = &http.HTTP2Config{MaxReceiveBufferPerStream: 256 << 10, MaxReceiveBufferPerConnection: 4 << 20}
+	})
+	opts := &DialOptions{HTTP2: newH2Client(t)}
+	stalled, _, err := Dial(context.Background(), srv.wsURL()+"/stalled", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.CloseNow()
+	// Fill the stalled stream's window: the write blocks until its
+	// context ends.
+	writeCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := stalled.Write(writeCtx, BinaryMessage, pattern(1<<20, 0)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("write to a stream nobody reads: %v, want the context's error", err)
+	}
+	other, _, err := Dial(context.Background(), srv.wsURL(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.CloseNow()
+	echoOnce(t, other, pattern(1<<20, 1))
+	if n := srv.conns.Load(); n != 1 {
+		t.Fatalf("%d TCP connections, want both WebSockets on one", n)
+	}
+}

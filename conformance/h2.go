@@ -67,7 +67,7 @@ func (o *streamOpener) open(ctx context.Context, u *url.URL, cfg ClientConfig, c
 	// The stream lives beyond the handshake; the handshake's bound
 	// cancels it only until the answer.
 	streamCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	timer := time.AfterFunc(openHandshakeTimeout, cancel)
+	timer := time.AfterFunc(cfg.Timing.withDefaults().Open, cancel)
 	stop := context.AfterFunc(ctx, cancel)
 	pr, pw := io.Pipe()
 	req := &http.Request{Method: http.MethodConnect, URL: &target, Host: u.Host, Header: header, Body: pr}
