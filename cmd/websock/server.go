@@ -70,6 +70,10 @@ func (s *server) start() error {
 			MaxHeaderBytes:    maxHeaderBytes,  // larger requests get 431
 			ConnState:         s.budget.connState,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+			// The WebSockets of an HTTP/2 connection share its flow
+			// control window: room for 16 streams' windows (1 MiB each)
+			// keeps one that is not read from stalling the others.
+			HTTP2: &http.HTTP2Config{MaxReceiveBufferPerConnection: 16 << 20},
 		}
 	}
 	if s.cfg.wsAddr != "" {
