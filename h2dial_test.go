@@ -1,13 +1,18 @@
 package websock
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -281,4 +286,71 @@ func TestHTTP2IdleTimeout(t *testing.T) {
 	if got := srv.conns.Load(); got != 2 {
 		t.Fatalf("%d TCP connections, want 2", got)
 	}
+}
+
+// plainH2ServerEnv makes the test binary serve HTTP/2 without extended
+// CONNECT, for TestHTTP2FallsBackWithoutExtendedConnect.
+const plainH2ServerEnv = "WEBSOCK_PLAIN_H2_SERVER"
+
+// TestHTTP2FallsBackWithoutExtendedConnect dials a server that speaks
+// HTTP/2 but does not advertise extended CONNECT (a process started
+// without GODEBUG=http2xconnect=1): Dial uses HTTP/1.1.
+func TestHTTP2FallsBackWithoutExtendedConnect(t *testing.T) {
+	if os.Getenv(plainH2ServerEnv) != "" {
+		servePlainH2(t)
+		return
+	}
+	t.Parallel()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestHTTP2FallsBackWithoutExtendedConnect$")
+	cmd.Env = append(os.Environ(), plainH2ServerEnv+"=1", "GODEBUG=")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer stdin.Close() // ends the server
+	url, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("server process: %v", err)
+	}
+	go io.Copy(io.Discard, stdout)
+	h := newH2Client(t)
+	c, resp, err := Dial(context.Background(), strings.TrimSpace(url), &DialOptions{HTTP2: h, InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("answer %s, want 101 over HTTP/1.1", resp.Status)
+	}
+	echoOnce(t, c, []byte("x"))
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// servePlainH2 serves an echo over HTTP/2 and HTTP/1.1, prints its URL,
+// and returns when stdin closes.
+func servePlainH2(t *testing.T) {
+	if ExtendedConnectEnabled() {
+		t.Fatal("extended CONNECT is on in the server process")
+	}
+	srv := httptest.NewUnstartedServer(Handler(nil, func(ctx context.Context, c *Conn, r *http.Request) {
+		for {
+			typ, msg, err := c.Read(ctx)
+			if err != nil || c.Write(ctx, typ, msg) != nil {
+				return
+			}
+		}
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	fmt.Println("wss" + strings.TrimPrefix(srv.URL, "https"))
+	io.Copy(io.Discard, os.Stdin)
 }

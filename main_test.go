@@ -1,6 +1,7 @@
 package websock
 
 import (
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -13,6 +14,8 @@ import (
 // run with HTTP/2 extended CONNECT on (GODEBUG=http2xconnect=1), which Go
 // reads only at start: without it, the binary runs itself again with it.
 func TestMain(m *testing.M) {
-	xconnect.MustRestart()
+	if os.Getenv(plainH2ServerEnv) == "" {
+		xconnect.MustRestart()
+	}
 	goleak.VerifyTestMain(m)
 }
