@@ -57,14 +57,7 @@ func BenchmarkIdleWebSocketMemory(b *testing.B) {
 	for name, options := range h2BenchTransports(b) {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
-				srv := newH2Server(b, Handler(nil, func(ctx context.Context, c *Conn, r *http.Request) {
-					for {
-						typ, msg, err := c.Read(ctx)
-						if err != nil || c.Write(ctx, typ, msg) != nil {
-							return
-						}
-					}
-				}))
+				srv := newH2Server(b, plainEcho)
 				opts := options()
 				ctx := context.Background()
 				first, _, err := Dial(ctx, srv.wsURL(), opts)

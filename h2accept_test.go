@@ -291,12 +291,7 @@ func TestHTTP2StalledStreamLeavesOthers(t *testing.T) {
 			<-release // never reads
 			return
 		}
-		for {
-			typ, msg, err := c.Read(ctx)
-			if err != nil || c.Write(ctx, typ, msg) != nil {
-				return
-			}
-		}
+		echoAll(ctx, c)
 	}), func(s *http.Server) {
 		s.HTTP2 = &http.HTTP2Config{MaxReceiveBufferPerStream: 256 << 10, MaxReceiveBufferPerConnection: 4 << 20}
 	})

@@ -69,16 +69,21 @@ func h2Echo(t testing.TB, opts *AcceptOptions) http.Handler {
 		if r.ProtoMajor != 2 {
 			t.Errorf("request over %s, want HTTP/2", r.Proto)
 		}
-		for {
-			typ, msg, err := c.Read(ctx)
-			if err != nil {
-				return
-			}
-			if c.Write(ctx, typ, msg) != nil {
-				return
-			}
-		}
+		echoAll(ctx, c)
 	})
+}
+
+// plainEcho echoes every message, over any protocol.
+var plainEcho = Handler(nil, func(ctx context.Context, c *Conn, r *http.Request) { echoAll(ctx, c) })
+
+// echoAll echoes every message until the connection ends.
+func echoAll(ctx context.Context, c *Conn) {
+	for {
+		typ, msg, err := c.Read(ctx)
+		if err != nil || c.Write(ctx, typ, msg) != nil {
+			return
+		}
+	}
 }
 
 func echoOnce(t testing.TB, c *Conn, msg []byte) {
@@ -340,14 +345,7 @@ func servePlainH2(t *testing.T) {
 	if ExtendedConnectEnabled() {
 		t.Fatal("extended CONNECT is on in the server process")
 	}
-	srv := httptest.NewUnstartedServer(Handler(nil, func(ctx context.Context, c *Conn, r *http.Request) {
-		for {
-			typ, msg, err := c.Read(ctx)
-			if err != nil || c.Write(ctx, typ, msg) != nil {
-				return
-			}
-		}
-	}))
+	srv := httptest.NewUnstartedServer(plainEcho)
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
 	defer srv.Close()
