@@ -140,30 +140,34 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *Trac
 			respHeader[k] = v
 		}
 	}
-	nc, brw, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		http.Error(w, "websocket: connection cannot be upgraded", http.StatusInternalServerError)
-		return nil, fmt.Errorf("websock: accept: hijack: %w", err)
+	timeout := opts.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = DefaultHandshakeTimeout
 	}
-	buffered, _ := brw.Reader.Peek(brw.Reader.Buffered())
-	c := newConn(nc, buffered, connConfig{
+	cfg := connConfig{
 		ConnOptions: opts.ConnOptions,
 		server:      true,
 		subprotocol: sub,
 		extensions:  extHeader,
 		codec:       codec,
 		tracker:     t,
-	})
+	}
+	if r.ProtoMajor == 2 {
+		return acceptStream(w, r, respHeader, cfg, timeout)
+	}
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "websocket: connection cannot be upgraded", http.StatusInternalServerError)
+		return nil, fmt.Errorf("websock: accept: hijack: %w", err)
+	}
+	buffered, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	c := newConn(nc, buffered, cfg)
 	// Counted before the client can see the 101; the frame lock keeps a
 	// close frame from Tracker.Shutdown behind the response.
 	c.frameSem <- struct{}{}
 	defer release(c.frameSem)
 	if t != nil {
 		t.add(c)
-	}
-	timeout := opts.HandshakeTimeout
-	if timeout <= 0 {
-		timeout = DefaultHandshakeTimeout
 	}
 	nc.SetDeadline(time.Now().Add(timeout))
 	bw := brw.Writer
@@ -185,32 +189,22 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *Trac
 }
 
 // checkRequest applies RFC 6455 §4.2.1 (an opening handshake is a GET
-// without a body), the origin policy and the hooks.
+// without a body) or, over HTTP/2, RFC 8441 §5 (an extended CONNECT), the
+// origin policy and the hooks.
 func checkRequest(r *http.Request, opts *AcceptOptions, respHeader http.Header) error {
-	refuse := func(status int, format string, args ...any) error {
-		return &HandshakeError{Status: status, Reason: fmt.Sprintf(format, args...)}
-	}
-	switch {
-	case r.Method != http.MethodGet:
-		respHeader.Set("Allow", http.MethodGet)
-		return refuse(http.StatusMethodNotAllowed, "websocket handshake must use GET, not %s", r.Method)
-	case !r.ProtoAtLeast(1, 1) || r.ProtoMajor != 1:
-		return refuse(http.StatusBadRequest, "websocket handshake requires HTTP/1.1, got %s", r.Proto)
-	case r.Host == "":
-		return refuse(http.StatusBadRequest, "missing Host header")
-	case !handshake.HasToken(r.Header, "Upgrade", "websocket"):
-		return refuse(http.StatusBadRequest, `Upgrade header must contain "websocket"`)
-	case !handshake.HasToken(r.Header, "Connection", "upgrade"):
-		return refuse(http.StatusBadRequest, `Connection header must contain "upgrade"`)
-	case r.ContentLength > 0 || len(r.TransferEncoding) > 0:
-		// After the upgrade, a body would be read as WebSocket frames.
-		return refuse(http.StatusBadRequest, "websocket handshake must not have a body (Content-Length or Transfer-Encoding)")
+	if r.ProtoMajor == 2 {
+		if err := checkExtendedConnect(r); err != nil {
+			return err
+		}
+	} else if err := checkUpgrade(r, respHeader); err != nil {
+		return err
 	}
 	if v := r.Header.Values("Sec-WebSocket-Version"); len(v) != 1 || strings.TrimSpace(v[0]) != "13" {
 		respHeader.Set("Sec-WebSocket-Version", "13")
 		return refuse(http.StatusUpgradeRequired, "unsupported Sec-WebSocket-Version %q, this server speaks 13", strings.Join(v, ", "))
 	}
-	if k := r.Header.Values("Sec-WebSocket-Key"); len(k) != 1 || !handshake.ValidKey(k[0]) {
+	// RFC 8441 §5: over HTTP/2 there is no key.
+	if k := r.Header.Values("Sec-WebSocket-Key"); r.ProtoMajor != 2 && (len(k) != 1 || !handshake.ValidKey(k[0])) {
 		return refuse(http.StatusBadRequest, "Sec-WebSocket-Key must be the base64 encoding of 16 bytes")
 	}
 	if !opts.InsecureSkipOriginCheck {
@@ -222,6 +216,33 @@ func checkRequest(r *http.Request, opts *AcceptOptions, respHeader http.Header) 
 		if err := hook(r, respHeader); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// refuse returns the HandshakeError that answers a request with status.
+func refuse(status int, format string, args ...any) error {
+	return &HandshakeError{Status: status, Reason: fmt.Sprintf(format, args...)}
+}
+
+// checkUpgrade applies RFC 6455 §4.2.1 to an HTTP/1.1 request: a GET
+// without a body, asking to upgrade.
+func checkUpgrade(r *http.Request, respHeader http.Header) error {
+	switch {
+	case r.Method != http.MethodGet:
+		respHeader.Set("Allow", http.MethodGet)
+		return refuse(http.StatusMethodNotAllowed, "websocket handshake must use GET, not %s", r.Method)
+	case !r.ProtoAtLeast(1, 1) || r.ProtoMajor != 1:
+		return refuse(http.StatusBadRequest, "websocket handshake requires HTTP/1.1 or HTTP/2, got %s", r.Proto)
+	case r.Host == "":
+		return refuse(http.StatusBadRequest, "missing Host header")
+	case !handshake.HasToken(r.Header, "Upgrade", "websocket"):
+		return refuse(http.StatusBadRequest, `Upgrade header must contain "websocket"`)
+	case !handshake.HasToken(r.Header, "Connection", "upgrade"):
+		return refuse(http.StatusBadRequest, `Connection header must contain "upgrade"`)
+	case r.ContentLength > 0 || len(r.TransferEncoding) > 0:
+		// After the upgrade, a body would be read as WebSocket frames.
+		return refuse(http.StatusBadRequest, "websocket handshake must not have a body (Content-Length or Transfer-Encoding)")
 	}
 	return nil
 }

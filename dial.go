@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -49,8 +50,18 @@ type DialOptions struct {
 	// authentication if the proxy URL has a user.
 	Proxy func(*http.Request) (*url.URL, error)
 
-	// Hooks inspect the server's 101 response; an error fails the dial.
+	// Hooks inspect the server's 101 response (200 over HTTP/2); an
+	// error fails the dial.
 	Hooks []func(resp *http.Response) error
+
+	// HTTP2, if set, opens the connection as a stream of one of its
+	// HTTP/2 connections (RFC 8441), shared with the other connections
+	// dialled with it. If the server does not offer HTTP/2 with
+	// WebSockets (no h2 in ALPN, or no SETTINGS_ENABLE_CONNECT_PROTOCOL),
+	// Dial uses HTTP/1.1. NetDial, Proxy, TLSConfig and
+	// InsecureSkipVerify then apply to HTTP/1.1 only; the HTTP2Client has
+	// its own.
+	HTTP2 *HTTP2Client
 
 	// HandshakeTimeout bounds the whole dial, handshake included, when ctx
 	// has no earlier deadline; 0 means DefaultHandshakeTimeout.
@@ -92,6 +103,12 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
+	if opts.HTTP2 != nil && (secure || opts.HTTP2.AllowCleartext) {
+		c, resp, err := dialStream(ctx, u, secure, opts)
+		if !errors.Is(err, errNoExtendedConnect) {
+			return c, resp, err
+		}
+	}
 	nc, err := dialTransport(ctx, u, secure, opts)
 	if err != nil {
 		opts.Metrics.dialFailed(ctx, err)
@@ -305,21 +322,9 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, opts *DialOpt
 	case resp.Header.Get("Sec-WebSocket-Accept") != handshake.AcceptKey(key):
 		return reject("Sec-WebSocket-Accept %q does not match the key", resp.Header.Get("Sec-WebSocket-Accept"))
 	}
-	sub := ""
-	if vals := handshake.Tokens(resp.Header, "Sec-WebSocket-Protocol"); len(vals) > 0 {
-		if len(vals) > 1 || !contains(opts.Subprotocols, vals[0]) {
-			return reject("subprotocol %q was not offered", strings.Join(vals, ", "))
-		}
-		sub = vals[0]
-	}
-	codec, extHeader, err := acceptExtensions(resp.Header.Values("Sec-WebSocket-Extensions"), opts.Extensions)
+	sub, codec, extHeader, err := checkResponse(resp, opts)
 	if err != nil {
-		return reject("%v", err)
-	}
-	for _, hook := range opts.Hooks {
-		if err := hook(resp); err != nil {
-			return fail(resp, fmt.Errorf("websock: dial: %w", err))
-		}
+		return fail(resp, err)
 	}
 	watch.disarm(nc, bothSides, time.Time{})
 	if ctx.Err() != nil {
@@ -333,6 +338,30 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, opts *DialOpt
 		extensions:  extHeader,
 		codec:       codec,
 	}), resp, nil
+}
+
+// checkResponse checks the subprotocol and extension the server chose
+// against the offers, and runs the hooks.
+func checkResponse(resp *http.Response, opts *DialOptions) (sub string, codec Codec, extHeader string, err error) {
+	reject := func(format string, args ...any) (string, Codec, string, error) {
+		return "", nil, "", fmt.Errorf("websock: dial: invalid handshake response: "+format, args...)
+	}
+	if vals := handshake.Tokens(resp.Header, "Sec-WebSocket-Protocol"); len(vals) > 0 {
+		if len(vals) > 1 || !contains(opts.Subprotocols, vals[0]) {
+			return reject("subprotocol %q was not offered", strings.Join(vals, ", "))
+		}
+		sub = vals[0]
+	}
+	codec, extHeader, err = acceptExtensions(resp.Header.Values("Sec-WebSocket-Extensions"), opts.Extensions)
+	if err != nil {
+		return reject("%v", err)
+	}
+	for _, hook := range opts.Hooks {
+		if err := hook(resp); err != nil {
+			return "", nil, "", fmt.Errorf("websock: dial: %w", err)
+		}
+	}
+	return sub, codec, extHeader, nil
 }
 
 // acceptExtensions checks the server's Sec-WebSocket-Extensions against the

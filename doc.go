@@ -20,6 +20,12 @@
 //		}
 //	})
 //
+// Over HTTP/2, Accept takes the extended CONNECT of RFC 8441 (browsers
+// send it when the server advertises it, with GODEBUG=http2xconnect=1 at
+// start), and Dial with an HTTP2Client opens many WebSockets on one
+// connection; the connection then runs over the stream with the same
+// rules.
+//
 // A client connects with Dial. Both sides get a *Conn: read and write whole
 // messages with Read and Write, or stream them with Reader and Writer; end
 // the connection with Close, which performs the closing handshake.

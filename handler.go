@@ -12,6 +12,10 @@ import (
 // with many mostly idle connections. serve gets the request (its context is
 // already done) and a context that keeps the request's values but is never
 // cancelled; the connection is closed at once when serve returns.
+//
+// Over HTTP/2 (RFC 8441) the connection is a stream of the request, which
+// ends when the HTTP handler returns: serve then runs in the HTTP handler,
+// and the request's context is done only when serve has returned.
 func Handler(opts *AcceptOptions, serve func(ctx context.Context, c *Conn, r *http.Request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := Accept(w, r, opts)
@@ -19,6 +23,11 @@ func Handler(opts *AcceptOptions, serve func(ctx context.Context, c *Conn, r *ht
 			return
 		}
 		ctx := context.WithoutCancel(r.Context())
+		if r.ProtoMajor == 2 {
+			defer c.CloseNow()
+			serve(ctx, c, r)
+			return
+		}
 		go func() {
 			defer c.CloseNow()
 			serve(ctx, c, r)

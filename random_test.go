@@ -21,6 +21,12 @@ import (
 // failed with an error: never a partial message with a nil error, never a
 // message that was reported unsent, never a wedge.
 func TestRandomCancellations(t *testing.T) {
+	t.Run("tcp", func(t *testing.T) { testRandomCancellations(t, false) })
+	// Each connection a stream of one HTTP/2 connection (RFC 8441).
+	t.Run("http2", func(t *testing.T) { testRandomCancellations(t, true) })
+}
+
+func testRandomCancellations(t *testing.T, overHTTP2 bool) {
 	conns, msgs := 12, 150
 	if testing.Short() {
 		conns, msgs = 6, 60
@@ -35,7 +41,7 @@ func TestRandomCancellations(t *testing.T) {
 	for i := 0; i < conns; i++ {
 		seeds <- uint64(i)*7919 + 1
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		opts := &AcceptOptions{Extensions: []Extension{&PerMessageDeflate{Threshold: -1}}}
 		c, err := Accept(w, r, opts)
 		if err != nil {
@@ -80,8 +86,15 @@ func TestRandomCancellations(t *testing.T) {
 			res.received = append(res.received, seq)
 		}
 		results <- res
-	}))
-	defer srv.Close()
+	})
+	url, h2 := "", (*HTTP2Client)(nil)
+	if overHTTP2 {
+		url, h2 = newH2Server(t, handler).wsURL(), newH2Client(t)
+	} else {
+		srv := httptest.NewServer(handler)
+		defer srv.Close()
+		url = urlOf(srv.URL)
+	}
 
 	var wg sync.WaitGroup
 	type sent struct {
@@ -95,7 +108,7 @@ func TestRandomCancellations(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(i), 3))
-			c, _, err := Dial(context.Background(), urlOf(srv.URL), &DialOptions{Extensions: []Extension{&PerMessageDeflate{Threshold: -1, ServerNoContextTakeover: i%3 == 0}}})
+			c, _, err := Dial(context.Background(), url, &DialOptions{HTTP2: h2, Extensions: []Extension{&PerMessageDeflate{Threshold: -1, ServerNoContextTakeover: i%3 == 0}}})
 			if err != nil {
 				sends[i].failed = err
 				return

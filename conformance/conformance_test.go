@@ -40,7 +40,21 @@ func requireStrict(t *testing.T, results []*conformance.Result, want int) {
 }
 
 func echoServer(t *testing.T, tlsOn bool) *httptest.Server {
-	h := websock.Handler(&websock.AcceptOptions{
+	h := echoHandler()
+	var srv *httptest.Server
+	if tlsOn {
+		srv = httptest.NewTLSServer(h)
+	} else {
+		srv = httptest.NewServer(h)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// echoHandler accepts connections with permessage-deflate and echoes every
+// message.
+func echoHandler() http.Handler {
+	return websock.Handler(&websock.AcceptOptions{
 		Extensions: extensions(),
 	}, func(ctx context.Context, c *websock.Conn, r *http.Request) {
 		var buf []byte
@@ -55,14 +69,6 @@ func echoServer(t *testing.T, tlsOn bool) *httptest.Server {
 			buf = msg
 		}
 	})
-	var srv *httptest.Server
-	if tlsOn {
-		srv = httptest.NewTLSServer(h)
-	} else {
-		srv = httptest.NewServer(h)
-	}
-	t.Cleanup(srv.Close)
-	return srv
 }
 
 func transports(t *testing.T, f func(t *testing.T, tlsOn bool)) {
@@ -102,32 +108,33 @@ func TestWebsockClient(t *testing.T) {
 		}
 		defer srv.Close()
 		base := "ws" + strings.TrimPrefix(srv.URL, "http")
-		ctx := context.Background()
-		opts := func() *websock.DialOptions {
-			return &websock.DialOptions{InsecureSkipVerify: true, Extensions: extensions()}
-		}
-		// Four cases at a time, as a client application with several
-		// connections would run them.
-		next := make(chan int)
-		var wg sync.WaitGroup
-		for range 4 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range next {
-					if err := echoClient(ctx, base+"/runCase?case="+strconv.Itoa(i+1)+"&agent=websock", opts()); err != nil {
-						t.Errorf("case %s: %v", cases[i].ID, err)
-					}
-				}
-			}()
-		}
-		for i := range cases {
-			next <- i
-		}
-		close(next)
-		wg.Wait()
+		playClient(t, cases, base, &websock.DialOptions{InsecureSkipVerify: true, Extensions: extensions()})
 		requireStrict(t, fuzzer.Results("websock"), len(cases))
 	})
+}
+
+// playClient runs the client side of cases against the fuzzing server at
+// base, four cases at a time, as a client application with several
+// connections would run them.
+func playClient(t *testing.T, cases []*conformance.Case, base string, opts *websock.DialOptions) {
+	ctx := context.Background()
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := range next {
+				o := *opts
+				if err := echoClient(ctx, base+"/runCase?case="+strconv.Itoa(i+1)+"&agent=websock", &o); err != nil {
+					t.Errorf("case %s: %v", cases[i].ID, err)
+				}
+			}
+		})
+	}
+	for i := range cases {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // echoClient is the client side of a case: it echoes every message until

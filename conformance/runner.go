@@ -63,6 +63,10 @@ type ClientConfig struct {
 	Parallel int
 	// Timing bounds the fuzzer's waits; the zero value is generous.
 	Timing Timing
+	// HTTP2 plays every case on a stream of its own (RFC 8441), the
+	// streams sharing HTTP/2 connections: TLS with ALPN h2 for wss://,
+	// prior knowledge for ws://.
+	HTTP2 bool
 }
 
 // RunServer plays cases against the server at cfg.URL, one connection per
@@ -81,6 +85,12 @@ func RunServer(ctx context.Context, cases []*Case, cfg ClientConfig) ([]*Result,
 		done int
 		wg   sync.WaitGroup
 	)
+	var open opener = tcpOpener{}
+	if cfg.HTTP2 {
+		h2 := newStreamOpener(u, cfg.TLSConfig)
+		defer h2.close()
+		open = h2
+	}
 	slots := make(chan struct{}, max(1, cfg.Parallel))
 	for i, c := range cases {
 		select {
@@ -94,7 +104,7 @@ func RunServer(ctx context.Context, cases []*Case, cfg ClientConfig) ([]*Result,
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			r := runClientCase(ctx, u, cfg, c)
+			r := runClientCase(ctx, u, cfg, c, open)
 			mu.Lock()
 			defer mu.Unlock()
 			results[i] = r
@@ -150,31 +160,60 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// runClientCase connects, performs the opening handshake and plays c.
-func runClientCase(ctx context.Context, u *url.URL, cfg ClientConfig, c *Case) *Result {
-	start := time.Now()
+// opener opens a connection for a case and performs the opening
+// handshake: over TCP (HTTP/1.1), or as an HTTP/2 stream.
+type opener interface {
+	open(ctx context.Context, u *url.URL, cfg ClientConfig, c *Case) (net.Conn, *bufio.Reader, *deflateSession, []Deviation, error)
+}
+
+// tcpOpener opens a TCP connection (TLS for wss://) per case.
+type tcpOpener struct{}
+
+func (tcpOpener) open(ctx context.Context, u *url.URL, cfg ClientConfig, c *Case) (net.Conn, *bufio.Reader, *deflateSession, []Deviation, error) {
 	nc, err := dialPeer(ctx, u, cfg.TLSConfig)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	key := newKey()
+	req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: websock-conformance\r\n" +
+		"Upgrade: WebSocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n"
+	if offers := extensionOffers(c); offers != "" {
+		req += "Sec-WebSocket-Extensions: " + offers + "\r\n"
+	}
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	defer stop()
+	br := bufio.NewReaderSize(nc, 64<<10)
+	ds, deviations, err := clientHandshake(nc, br, req+"\r\n", key, c)
+	if err != nil {
+		nc.Close()
+		return nil, nil, nil, nil, fmt.Errorf("opening handshake: %w", err)
+	}
+	return nc, br, ds, deviations, nil
+}
+
+// extensionOffers returns the Sec-WebSocket-Extensions value of c's
+// offers, or "".
+func extensionOffers(c *Case) string {
+	if c.Deflate == nil {
+		return ""
+	}
+	var offers []string
+	for _, o := range c.Deflate.offers {
+		offers = append(offers, o.String())
+	}
+	return strings.Join(offers, ", ")
+}
+
+// runClientCase connects, performs the opening handshake and plays c.
+func runClientCase(ctx context.Context, u *url.URL, cfg ClientConfig, c *Case, o opener) *Result {
+	start := time.Now()
+	nc, br, ds, deviations, err := o.open(ctx, u, cfg, c)
 	if err != nil {
 		return notOpened(c, false, start, err)
 	}
 	defer nc.Close()
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()
-	key := newKey()
-	req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: websock-conformance\r\n" +
-		"Upgrade: WebSocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n"
-	if c.Deflate != nil {
-		var offers []string
-		for _, o := range c.Deflate.offers {
-			offers = append(offers, o.String())
-		}
-		req += "Sec-WebSocket-Extensions: " + strings.Join(offers, ", ") + "\r\n"
-	}
-	br := bufio.NewReaderSize(nc, 64<<10)
-	ds, deviations, err := clientHandshake(nc, br, req+"\r\n", key, c)
-	if err != nil {
-		return notOpened(c, false, start, fmt.Errorf("opening handshake: %w", err))
-	}
 	s := newSession(nc, br, false, ds, cfg.Timing)
 	c.script(s)
 	s.finish(c)
@@ -209,6 +248,12 @@ func clientHandshake(nc net.Conn, br *bufio.Reader, req, key string, c *Case) (*
 	if resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key) {
 		return nil, nil, fmt.Errorf("wrong Sec-WebSocket-Accept")
 	}
+	return checkHandshakeResponse(resp, c)
+}
+
+// checkHandshakeResponse checks the subprotocol and extensions of a successful
+// handshake response as Autobahn does.
+func checkHandshakeResponse(resp *http.Response, c *Case) (*deflateSession, []Deviation, error) {
 	var deviations []Deviation
 	if p := resp.Header.Get("Sec-WebSocket-Protocol"); p != "" {
 		deviations = append(deviations, Deviation{CheckHandshake, fmt.Sprintf("subprotocol %q chosen though none was offered (RFC 6455 §4.1)", p)})
@@ -231,6 +276,7 @@ func clientHandshake(nc net.Conn, br *bufio.Reader, req, key string, c *Case) (*
 			return nil, nil, fmt.Errorf("permessage-deflate response %q to no offer", ext)
 		}
 		var dev string
+		var err error
 		ds, dev, err = negotiate(c.Deflate.offers, ext)
 		if err != nil {
 			return nil, nil, err
@@ -302,7 +348,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := r.Header.Get("Sec-WebSocket-Key")
-	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || key == "" {
+	overStream := r.ProtoMajor == 2
+	switch {
+	case overStream && (r.Method != http.MethodConnect || r.Header.Get(":protocol") != "websocket"):
+		http.Error(w, "extended CONNECT with :protocol websocket expected", http.StatusBadRequest)
+		return
+	case !overStream && (!strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || key == ""):
 		http.Error(w, "websocket upgrade expected", http.StatusBadRequest)
 		return
 	}
@@ -316,28 +367,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		respExt, ds = acceptOffer(r.Header.Values("Sec-WebSocket-Extensions"), c.Deflate.offers[0])
 	}
 	start := time.Now()
-	nc, brw, err := http.NewResponseController(w).Hijack()
+	var nc net.Conn
+	var br *bufio.Reader
+	var err error
+	if overStream {
+		nc, br, err = acceptStream(w, r, respExt)
+	} else {
+		nc, br, err = acceptUpgrade(w, key, respExt)
+	}
 	if err != nil {
 		s.record(agent, c, notOpened(c, true, start, err))
 		return
 	}
 	defer nc.Close()
-	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + acceptKey(key) + "\r\n"
-	if respExt != "" {
-		resp += "Sec-WebSocket-Extensions: " + respExt + "\r\n"
-	}
-	err = nc.SetDeadline(time.Time{})
-	if err == nil {
-		_, err = brw.WriteString(resp + "\r\n")
-	}
-	if err == nil {
-		err = brw.Flush()
-	}
-	if err != nil {
-		s.record(agent, c, notOpened(c, true, start, err))
-		return
-	}
-	sess := newSession(nc, brw.Reader, true, ds, s.Timing)
+	sess := newSession(nc, br, true, ds, s.Timing)
 	switch {
 	case c != nil:
 		c.script(sess)
@@ -352,6 +395,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		sess.finish(&Case{Close: CloseExpectation{ClosedByMe: true}})
 	}
+}
+
+// acceptUpgrade answers an HTTP/1.1 handshake with 101 and returns the
+// connection.
+func acceptUpgrade(w http.ResponseWriter, key, respExt string) (net.Conn, *bufio.Reader, error) {
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + acceptKey(key) + "\r\n"
+	if respExt != "" {
+		resp += "Sec-WebSocket-Extensions: " + respExt + "\r\n"
+	}
+	err = nc.SetDeadline(time.Time{})
+	if err == nil {
+		_, err = brw.WriteString(resp + "\r\n")
+	}
+	if err == nil {
+		err = brw.Flush()
+	}
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, brw.Reader, nil
 }
 
 // record keeps the result of a case for agent; c nil is no case.

@@ -28,8 +28,8 @@ var short = []string{
 }
 
 // suiteCases is the part of the catalogue this run plays over a transport;
-// it says so when it is not the whole. Over TLS, which changes only how
-// the bytes travel, the short list is enough.
+// it says so when it is not the whole. Over TLS or HTTP/2, which change
+// only how the bytes travel, the short list is enough.
 func suiteCases(t *testing.T, tlsOn bool) []*conformance.Case {
 	all := allCases(t)
 	patterns := representative

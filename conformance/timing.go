@@ -26,6 +26,10 @@ type Timing struct {
 	// Write is the longest one write of at most 64 KiB may stall before
 	// the fuzzer gives up on the connection (default 1 min).
 	Write time.Duration
+	// Open bounds the opening handshake of a case over HTTP/2, which
+	// waits its turn on the connection it shares with the other cases
+	// (default 10 s, as over TCP).
+	Open time.Duration
 }
 
 func (t Timing) withDefaults() Timing {
@@ -40,6 +44,7 @@ func (t Timing) withDefaults() Timing {
 	def(&t.Drop, 10*time.Second)
 	def(&t.Echo, 2*time.Minute)
 	def(&t.Write, time.Minute)
+	def(&t.Open, openHandshakeTimeout)
 	return t
 }
 

@@ -20,6 +20,8 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+
+	"github.com/websock/websock/internal/xconnect"
 )
 
 // commands maps each subcommand to the function that runs it with its
@@ -35,6 +37,14 @@ var commands = map[string]struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		// Browsers open wss:// over HTTP/2 only where the server
+		// advertises extended CONNECT (RFC 8441), which Go's HTTP/2
+		// server does when GODEBUG=http2xconnect=1 was set at start.
+		if err := xconnect.Restart(); err != nil {
+			fmt.Fprintln(os.Stderr, "websock: WebSockets over HTTP/2 off:", err)
+		}
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -13,13 +13,18 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/websock/websock/internal/xconnect"
 )
 
 // binDir holds the websock binary that the tests of the command line
 // build (once) and run.
 var binDir string
 
+// TestMain fails the tests if a goroutine outlives them. They run with
+// HTTP/2 extended CONNECT on, as "websock serve" does.
 func TestMain(m *testing.M) {
+	xconnect.MustRestart()
 	if os.Getenv(idleClientsEnv) != "" {
 		os.Exit(runIdleClients(os.Getenv(idleClientsEnv)))
 	}

@@ -40,7 +40,9 @@ func (l *lockedBuffer) String() string {
 
 func (l *lockedBuffer) contains(s string) bool { return strings.Contains(l.String(), s) }
 
-func startTestServer(t *testing.T, configure ...func(*serveConfig)) (*server, *lockedBuffer) {
+// startTestServer starts a server on ports :0 with short timeouts, after
+// applying edits to its configuration.
+func startTestServer(t *testing.T, edits ...func(*serveConfig)) (*server, *lockedBuffer) {
 	t.Helper()
 	var logs lockedBuffer
 	cfg := defaultServeConfig()
@@ -48,8 +50,8 @@ func startTestServer(t *testing.T, configure ...func(*serveConfig)) (*server, *l
 	cfg.handshake = 300 * time.Millisecond
 	cfg.closeTimeout = time.Second
 	cfg.shutdownTimeout = 5 * time.Second
-	for _, f := range configure {
-		f(&cfg)
+	for _, edit := range edits {
+		edit(&cfg)
 	}
 	s := newServer(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err := s.start(); err != nil {
@@ -95,13 +97,22 @@ func TestServeEchoesOnWSAndWSS(t *testing.T) {
 func TestServeShutdownSendsGoingAway(t *testing.T) {
 	s, logs := startTestServer(t)
 	ctx := context.Background()
-	results := make(chan error, 4)
-	for i := 0; i < 4; i++ {
+	// ws://, wss:// over HTTP/1.1, and two WebSockets on one HTTP/2
+	// connection (its streams close while the connection gets GOAWAY).
+	h2 := &websock.HTTP2Client{TLSConfig: &tls.Config{InsecureSkipVerify: true}}
+	defer h2.CloseIdleConnections()
+	const n = 6
+	results := make(chan error, n)
+	for i := 0; i < n; i++ {
 		url := "ws://" + s.addrs["ws"].String() + "/ws"
-		if i%2 == 1 {
+		opts := &websock.DialOptions{InsecureSkipVerify: true}
+		if i%2 == 1 || i >= 4 {
 			url = "wss://" + s.addrs["wss"].String() + "/wss"
 		}
-		c, _, err := websock.Dial(ctx, url, &websock.DialOptions{InsecureSkipVerify: true})
+		if i >= 4 {
+			opts.HTTP2 = h2
+		}
+		c, _, err := websock.Dial(ctx, url, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +131,7 @@ func TestServeShutdownSendsGoingAway(t *testing.T) {
 	if err := s.shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 4; i++ {
+	for i := 0; i < n; i++ {
 		if err := <-results; websock.CloseStatus(err) != websock.StatusGoingAway {
 			t.Fatalf("client got %v, want close 1001", err)
 		}
@@ -128,7 +139,7 @@ func TestServeShutdownSendsGoingAway(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("shutdown took %v", d)
 	}
-	if !strings.Contains(logs.String(), "shutdown complete") {
+	if !strings.Contains(logs.String(), `"shutdown complete" closed=6`) || strings.Count(logs.String(), "proto=HTTP/2.0") != 2 {
 		t.Fatalf("no clean shutdown in the logs:\n%s", logs.String())
 	}
 }

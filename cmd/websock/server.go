@@ -79,6 +79,10 @@ func (s *server) start() error {
 			MaxHeaderBytes:    maxHeaderBytes,  // larger requests get 431
 			ConnState:         s.budget.connState,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+			// The WebSockets of an HTTP/2 connection share its flow
+			// control window: room for 16 streams' windows (1 MiB each)
+			// keeps one that is not read from stalling the others.
+			HTTP2: &http.HTTP2Config{MaxReceiveBufferPerConnection: 16 << 20},
 		}
 	}
 	if s.cfg.wsAddr != "" {
@@ -108,7 +112,9 @@ func (s *server) start() error {
 		srv.TLSConfig = &tls.Config{
 			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil },
 			MinVersion:     tls.VersionTLS12, // TLS 1.3 is preferred when both sides have it
-			NextProtos:     []string{"http/1.1"},
+			// HTTP/2 first: browsers then open wss:// as streams of the
+			// page's connection (RFC 8441), with extended CONNECT on (main).
+			NextProtos: []string{"h2", "http/1.1"},
 		}
 		s.servers = append(s.servers, srv)
 		s.addrs["wss"] = ln.Addr()
@@ -206,7 +212,13 @@ func (s *server) endpoint(b backend) http.Handler {
 		// record takes more stack than echoing, and a goroutine keeps the
 		// stack it grew to while it waits (8 KiB instead of 4 KiB per idle
 		// connection).
-		s.log.Info("open", "remote", r.RemoteAddr, "path", r.URL.Path, "tls", r.TLS != nil, "backend", b.name(), "extensions", c.Extensions())
+		s.log.Info("open", "remote", r.RemoteAddr, "path", r.URL.Path, "tls", r.TLS != nil, "proto", r.Proto, "backend", b.name(), "extensions", c.Extensions())
+		if r.ProtoMajor == 2 {
+			// The connection is a stream of the request: it ends with
+			// the handler.
+			s.serveConn(c, serve, r.RemoteAddr)
+			return
+		}
 		go s.serveConn(c, serve, r.RemoteAddr)
 	})
 }
@@ -236,10 +248,17 @@ func (s *server) serveConn(c *websock.Conn, serve func(context.Context) error, r
 // shutdown stops accepting, closes every connection with 1001 and waits,
 // bounded by the shutdown timeout, for their closing handshakes.
 func (s *server) shutdown() error {
-	s.Close()
-	n := s.tracker.Len()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.shutdownTimeout)
 	defer cancel()
+	// Stop accepting. An HTTP/2 connection gets GOAWAY and stays open
+	// while its WebSocket streams close; Close ends what is left.
+	var stopped sync.WaitGroup
+	for _, srv := range s.servers {
+		stopped.Go(func() { srv.Shutdown(ctx) })
+	}
+	defer stopped.Wait()
+	defer s.Close()
+	n := s.tracker.Len()
 	if err := s.tracker.Shutdown(ctx); err != nil {
 		s.log.Warn("shutdown timed out; connections dropped", "timeout", s.cfg.shutdownTimeout)
 		return nil
