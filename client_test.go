@@ -265,7 +265,7 @@ func TestClientProtocolViolations(t *testing.T) {
 	tests := []struct {
 		name string
 		wire []byte
-		code int
+		code StatusCode
 		kind error
 	}{
 		{"masked frame from server", server(true, 0, frame.OpText, []byte("x"), true), 1002, ErrProtocol},
@@ -313,7 +313,7 @@ func TestClientProtocolViolations(t *testing.T) {
 			if !errors.Is(err, tt.kind) {
 				t.Fatalf("Read error %v, want %v", err, tt.kind)
 			}
-			if code := <-gotCode; code != tt.code {
+			if code := <-gotCode; StatusCode(code) != tt.code {
 				t.Fatalf("client sent close code %d, want %d", code, tt.code)
 			}
 		})

@@ -40,7 +40,7 @@ func TestServerCloseHandshake(t *testing.T) {
 		t.Fatalf("expected a close frame, got op %d, %v", h.Opcode, err)
 	}
 	code, reason, _ := frame.ParseClose(p)
-	if code != StatusGoingAway || string(reason) != "shutting down" {
+	if StatusCode(code) != StatusGoingAway || string(reason) != "shutting down" {
 		t.Fatalf("close frame %d %q", code, reason)
 	}
 	c.send(true, frame.OpClose, closePayload(code, ""))
@@ -105,7 +105,7 @@ func TestCloseWhileReading(t *testing.T) {
 func TestCloseRejectsUnsendableCodes(t *testing.T) {
 	srv, _ := echoServer(t, false, nil)
 	c := dialEcho(t, urlOf(srv.URL), nil)
-	for _, code := range []int{0, 1004, 1006, 1015, 2000, 5000} {
+	for _, code := range []StatusCode{0, 1004, 1006, 1015, 2000, 5000} {
 		if err := c.Close(code, ""); err == nil {
 			t.Fatalf("Close(%d) accepted", code)
 		}

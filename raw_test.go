@@ -138,7 +138,7 @@ func (r *rawClient) expectMessage(op frame.Opcode, want []byte) {
 
 // expectClose reads frames up to a close frame, asserts its code, and then
 // asserts that the server closes TCP (this side sees EOF).
-func (r *rawClient) expectClose(code int) {
+func (r *rawClient) expectClose(code StatusCode) {
 	r.t.Helper()
 	for {
 		h, p, err := r.readFrame()
@@ -152,7 +152,7 @@ func (r *rawClient) expectClose(code int) {
 		if len(p) >= 2 {
 			got = int(binary.BigEndian.Uint16(p))
 		}
-		if got != code {
+		if StatusCode(got) != code {
 			r.t.Fatalf("close code %d (reason %q), want %d", got, p[min(2, len(p)):], code)
 		}
 		break
