@@ -165,6 +165,7 @@ func (c *Conn) handlePeerClose(p []byte) error {
 	c.peerClose = CloseError{Code: StatusCode(code), Reason: string(reason)}
 	c.readErr = &c.peerClose
 	c.closeRecvOnce.Do(func() { close(c.closeRecv) })
+	c.peerClosed(c.peerClose.Code, c.peerClose.Reason)
 	echo := StatusCode(code)
 	if echo == StatusNoStatus {
 		echo = StatusNormalClosure

@@ -63,8 +63,9 @@ type Conn struct {
 	closeTimeout time.Duration
 	writeTimeout time.Duration
 
-	onPing atomic.Pointer[func([]byte)]
-	onPong atomic.Pointer[func([]byte)]
+	onPing  atomic.Pointer[func([]byte)]
+	onPong  atomic.Pointer[func([]byte)]
+	onClose atomic.Pointer[func(StatusCode, string)]
 
 	// Reading; guarded by readSem.
 	readSem     chan struct{}
