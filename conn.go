@@ -56,6 +56,8 @@ type Conn struct {
 	codecBits   byte
 	codecUse    codecUse
 
+	uncompressed atomic.Bool // SetWriteCompression(false)
+
 	readLimit    atomic.Int64
 	maxRatio     int64
 	budget       *Budget

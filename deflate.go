@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/websock/websock/internal/deflate"
 	"github.com/websock/websock/internal/frame"
@@ -238,6 +239,7 @@ type deflateCodec struct {
 	c         *deflate.Compressor
 	d         *deflate.Decompressor
 	threshold int
+	level     atomic.Int32 // set by Conn.SetCompressionLevel, applied by NewWriter; 0 if unset
 }
 
 func (dc *deflateCodec) ReservedBits() byte { return frame.RSV1 }
@@ -250,6 +252,9 @@ func (dc *deflateCodec) Release() {
 func (dc *deflateCodec) NewReader(r io.Reader, rsv byte) io.Reader { return dc.d.Reader(r) }
 
 func (dc *deflateCodec) NewWriter(w io.Writer, size int) (io.WriteCloser, byte) {
+	if l := dc.level.Swap(0); l != 0 {
+		dc.c.SetLevel(int(l))
+	}
 	if size >= 0 && size < dc.threshold {
 		if wc, ok := w.(io.WriteCloser); ok {
 			return wc, 0
