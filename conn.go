@@ -188,10 +188,16 @@ func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // SetReadLimit sets the largest message, in bytes after decompression, that
-// reads accept; a larger message fails the connection with status 1009. A
-// limit of 0 or less removes the limit. It may be called at any time; it
-// applies from the next byte read.
-func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
+// reads accept; a larger message fails the connection with status 1009. As
+// for ConnOptions.ReadLimit, 0 means DefaultReadLimit and a negative limit
+// means none. It may be called at any time; it applies from the next byte
+// read.
+func (c *Conn) SetReadLimit(n int64) {
+	if n == 0 {
+		n = DefaultReadLimit
+	}
+	c.readLimit.Store(n)
+}
 
 // OnPing sets a function called with the payload of each ping from the peer,
 // before the pong is sent. The payload is a copy the function may keep. It
