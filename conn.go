@@ -56,8 +56,6 @@ type Conn struct {
 	codecBits   byte
 	codecUse    codecUse
 
-	uncompressed atomic.Bool // SetWriteCompression(false)
-
 	readLimit    atomic.Int64
 	maxRatio     int64
 	budget       *Budget
@@ -103,6 +101,7 @@ type Conn struct {
 	lastRead      atomic.Int64          // monoNow of the last bytes received, for the watchdog
 	msgStart      atomic.Int64          // monoNow of the first frame of the message being read, or 0
 	tcpClosed     atomic.Bool           // set first thing by closeTCP
+	uncompressed  atomic.Bool           // SetWriteCompression(false)
 	cause         atomic.Pointer[error] // why closeTCP was called: what later calls report
 	lingering     atomic.Bool           // a failed connection is being shut down gently
 	closingAt     atomic.Int64          // when the closing handshake this side started times out (Unix ns)

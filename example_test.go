@@ -152,9 +152,10 @@ func ExampleHandler() {
 	done := make(chan error)
 	go func() { _, _, err := c.Read(ctx); done <- err }()
 	fmt.Println(tracker.Shutdown(ctx))
-	fmt.Println(websock.CloseStatus(<-done))
+	code := websock.CloseStatus(<-done)
+	fmt.Println(int(code), code)
 	// Output:
 	// hi 1
 	// <nil>
-	// 1001
+	// 1001 going away
 }
