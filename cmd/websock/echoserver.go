@@ -165,7 +165,7 @@ func (s *echoServer) serveConn(c *websock.Conn, remote, path string, tls bool) {
 	c.CloseNow()
 	attrs := []any{"remote", remote, "duration", time.Since(start).Round(time.Millisecond)}
 	if code := websock.CloseStatus(err); code > 0 {
-		attrs = append(attrs, "code", code)
+		attrs = append(attrs, "code", int(code))
 	}
 	var ce *websock.CloseError
 	// A close by either side is routine; anything else (timeouts, failed
