@@ -16,6 +16,9 @@ import (
 // are supported in both roles. The zero value offers (client) or accepts
 // (server) compression with context takeover and 32 KiB windows both ways,
 // and honours whatever a valid peer offer asks.
+//
+// Applications only set the fields; the methods implement Extension and
+// are called by Accept and Dial.
 type PerMessageDeflate struct {
 	// ServerNoContextTakeover makes the server compress each message on
 	// its own (RFC 7692 §7.1.1.1): a client requests it, a server applies

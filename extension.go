@@ -11,6 +11,10 @@ import (
 //
 // A negotiated extension supplies a Codec for the connection, which
 // transforms message payloads and may use the frame RSV bits.
+//
+// Applications list extensions in AcceptOptions.Extensions and
+// DialOptions.Extensions; this interface, Codec and ExtensionOffer are
+// for those who write an extension of their own.
 type Extension interface {
 	// Name is the extension token, e.g. "permessage-deflate".
 	Name() string
