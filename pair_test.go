@@ -143,8 +143,15 @@ func isTimeout(err error) bool {
 // (RFC 7692 §7.2.1: a sync flush without its final four bytes).
 func compress(t testing.TB, p []byte) []byte {
 	t.Helper()
+	return compressLevel(t, p, flate.BestSpeed)
+}
+
+// compressLevel is compress with a compression level of compress/flate
+// (flate.NoCompression: stored blocks; flate.HuffmanOnly: no matches).
+func compressLevel(t testing.TB, p []byte, level int) []byte {
+	t.Helper()
 	var b bytes.Buffer
-	fw, err := flate.NewWriter(&b, flate.BestSpeed)
+	fw, err := flate.NewWriter(&b, level)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,9 @@ package websock
 
 import (
 	"bytes"
+	"compress/flate"
 	"context"
+	"crypto/rand"
 	"errors"
 	"io"
 	"runtime"
@@ -325,6 +327,40 @@ func TestCompressedWireSizeBounded(t *testing.T) {
 	h, b := p.readFrame()
 	if h.Opcode != frame.OpClose || StatusCode(b[0])<<8|StatusCode(b[1]) != StatusMessageTooBig {
 		t.Fatalf("peer got %v %x, want close 1009", h.Opcode, b)
+	}
+}
+
+// TestWireLimitFits: every message within the read limit fits the wire
+// limit of compressed messages, however its sender encodes it, down to data
+// that does not compress (stored blocks) and encoders without matches; and
+// the connection reads such a message of exactly the read limit.
+func TestWireLimitFits(t *testing.T) {
+	random := make([]byte, 1<<20)
+	rand.Read(random)
+	text := bytes.Repeat([]byte("The quick brown fox jumps over the lazy dog. "), 25000)
+	levels := []int{flate.NoCompression, flate.HuffmanOnly, flate.BestSpeed, flate.BestCompression}
+	for _, n := range []int{1, 100, 1000, 64 << 10, 1 << 20} {
+		for _, data := range [][]byte{random, text} {
+			for _, level := range levels {
+				z := compressLevel(t, data[:n], level)
+				if limit := wireLimit(int64(n), true); int64(len(z)) > limit {
+					t.Errorf("level %d: %d bytes take %d compressed, over the wire limit %d", level, n, len(z), limit)
+				}
+			}
+		}
+	}
+	if wireLimit(0, true) != 0 || wireLimit(100, false) != 100 {
+		t.Error("no limit, or an uncompressed message, gets a wire limit")
+	}
+	const n = 256 << 10
+	c, p := newPair(t, ConnOptions{ReadLimit: n}, true)
+	for _, level := range levels {
+		msg := random[:n]
+		p.write(frameBytes(true, frame.RSV1, frame.OpBinary, compressLevel(t, msg, level), false))
+		_, got, err := c.Read(context.Background())
+		if err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("level %d: a message of the read limit: %v (%d bytes)", level, err, len(got))
+		}
 	}
 }
 

@@ -16,10 +16,10 @@ import (
 // startConformanceTarget starts the serve command's echo server with
 // generous timeouts: the cases judge the protocol, not the speed of a
 // loaded machine.
-func startConformanceTarget(t *testing.T) *echoServer {
+func startConformanceTarget(t *testing.T) *server {
 	t.Helper()
 	var logs lockedBuffer
-	s := newEchoServer(serveConfig{
+	s := newServer(serveConfig{
 		wsAddr:          "127.0.0.1:0",
 		wssAddr:         "127.0.0.1:0",
 		deflate:         true,

@@ -156,7 +156,7 @@ flags:`)
 		debug.SetMemoryLimit(limit)
 		logger.Info("memory", "budget", int64(cfg.memoryBudget), "heap_limit", limit)
 	}
-	s := newEchoServer(cfg, logger)
+	s := newServer(cfg, logger)
 	if err := s.start(); err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ import (
 
 // startServe starts the serve command's server with its defaults, a ws
 // listener on a free loopback port and no wss listener, changed by change.
-func startServe(t *testing.T, change func(*serveConfig)) (*echoServer, *lockedBuffer) {
+func startServe(t *testing.T, change func(*serveConfig)) (*server, *lockedBuffer) {
 	t.Helper()
 	cfg := defaultServeConfig()
 	cfg.wsAddr, cfg.wssAddr = "127.0.0.1:0", ""
@@ -30,7 +30,7 @@ func startServe(t *testing.T, change func(*serveConfig)) (*echoServer, *lockedBu
 		t.Fatal(err)
 	}
 	var logs lockedBuffer
-	s := newEchoServer(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	s := newServer(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err := s.start(); err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func (l *lockedBuffer) String() string {
 
 func (l *lockedBuffer) contains(s string) bool { return strings.Contains(l.String(), s) }
 
-func startTestServer(t *testing.T) (*echoServer, *lockedBuffer) {
+func startTestServer(t *testing.T) (*server, *lockedBuffer) {
 	t.Helper()
 	var logs lockedBuffer
 	cfg := defaultServeConfig()
@@ -48,7 +48,7 @@ func startTestServer(t *testing.T) (*echoServer, *lockedBuffer) {
 	cfg.handshake = 300 * time.Millisecond
 	cfg.closeTimeout = time.Second
 	cfg.shutdownTimeout = 5 * time.Second
-	s := newEchoServer(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	s := newServer(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err := s.start(); err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestServeReloadsCertificate(t *testing.T) {
 	}
 	first := writePair()
 	var logs lockedBuffer
-	s := newEchoServer(serveConfig{
+	s := newServer(serveConfig{
 		wssAddr: "127.0.0.1:0", certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem"),
 		readLimit: websock.DefaultReadLimit, closeTimeout: time.Second, shutdownTimeout: 5 * time.Second,
 	}, slog.New(slog.NewTextHandler(&logs, nil)))

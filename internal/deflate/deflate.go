@@ -8,7 +8,6 @@ package deflate
 import (
 	"errors"
 	"io"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -265,41 +264,12 @@ func (t *tailStripper) finish() error {
 // octet that RFC 7692 §7.2.3.4 puts after a final block.
 var ErrTrailingData = errors.New("deflate: data after the final block of a compressed message")
 
-// ErrInputLimit means a compressed message took more bytes on the wire than
-// the Decompressor's input limit (SetInputLimit) allows.
-var ErrInputLimit = errors.New("deflate: compressed message exceeds the input limit")
-
-// InputLimit returns the input limit (SetInputLimit) that suits a limit of
-// n decompressed bytes per message: n + n/64 + 1 KiB, or 0 (no limit) if
-// n <= 0.
-//
-// Any message of at most n bytes fits: a sender whose data does not
-// compress falls back to stored blocks (RFC 1951 §3.2.4), which cost 5
-// bytes per block of up to 65535 bytes, and n/64 pays a 5-byte header for
-// every 320 bytes (blocks 200 times smaller than the largest, or a sync
-// flush per 320-byte fragment); 1 KiB pays for a few dynamic Huffman
-// tables (under 300 bytes each) and the message's closing empty block.
-// What the bound excludes is input that produces nothing, such as an
-// endless run of empty blocks, which would otherwise keep a connection busy
-// without ever reaching the limit on decompressed bytes.
-func InputLimit(n int64) int64 {
-	if n <= 0 {
-		return 0
-	}
-	if n > (math.MaxInt64-1024)/65*64 {
-		return math.MaxInt64
-	}
-	return n + n/64 + 1024
-}
-
 // Decompressor decompresses the messages of one direction of a connection.
 type Decompressor struct {
 	takeover bool
 	history  slideWindow // with takeover: the last output, the next message's dictionary
 	fr       io.ReadCloser
 	src      messageSource
-	maxIn    int64 // input limit of the next messages, 0: none
-	out      int64 // decompressed bytes of the current message
 	one      [1]byte
 }
 
@@ -312,30 +282,16 @@ func NewDecompressor(bits int, takeover bool) *Decompressor {
 	return d
 }
 
-// SetInputLimit bounds the compressed payload of the messages started by
-// the next calls to Reader: once a message has yielded more than n bytes
-// from its source, its reader returns ErrInputLimit. n <= 0 means no
-// bound, the default. InputLimit(readLimit) is the bound that suits a limit
-// on the decompressed size.
-func (d *Decompressor) SetInputLimit(n int64) { d.maxIn = max(n, 0) }
-
-// Progress returns how many compressed bytes the current message (or the
-// last one) has read from its source and how many decompressed bytes its
-// reader has returned, so that a caller can budget the work of
-// decompression, for instance by bounding the ratio of output to input.
-func (d *Decompressor) Progress() (in, out int64) { return d.src.in, d.out }
-
 var readerPool = sync.Pool{New: func() any { return flate.NewReader(nil) }}
 
 // Reader starts a message whose compressed payload is read from src and
 // returns the reader of its decompressed bytes, which ends with io.EOF.
 // It is valid until the next call to Reader or Release. Errors of src are
-// returned as they are; ErrInputLimit, ErrTrailingData or another error
-// mean the payload is too long or invalid. After an error, the reader
+// returned as they are; ErrTrailingData or another error means the payload
+// is invalid. After an error, the reader
 // returns it again.
 func (d *Decompressor) Reader(src io.Reader) io.Reader {
-	d.src.reset(src, d.maxIn)
-	d.out = 0
+	d.src.reset(src)
 	if d.fr == nil {
 		d.fr = readerPool.Get().(io.ReadCloser)
 	}
@@ -367,7 +323,6 @@ func (m *messageReader) Read(p []byte) (int, error) {
 		return 0, d.src.end
 	}
 	n, err := d.fr.Read(p)
-	d.out += int64(n)
 	if d.takeover && n > 0 {
 		d.history.add(p[:n])
 	}
@@ -375,8 +330,8 @@ func (m *messageReader) Read(p []byte) (int, error) {
 	case err == nil:
 		return n, nil
 	case d.src.err != nil:
-		// The source failed or the input limit was reached: that is the
-		// cause, whatever the flate reader made of it.
+		// The source failed: that is the cause, whatever the flate
+		// reader made of it.
 		err = d.src.err
 	case err == io.EOF && !d.src.payloadRead():
 		if rerr := d.checkRest(); rerr != nil {
@@ -417,10 +372,8 @@ func (d *Decompressor) checkRest() error {
 type messageSource struct {
 	r     io.Reader
 	eof   bool  // r is exhausted
-	err   error // r failed, or yielded more than limit bytes
+	err   error // r failed
 	end   error // how the message's reader ended: io.EOF or an error
-	in    int64 // bytes read from r
-	limit int64 // 0: none
 	extra int   // bytes of the ending already buffered
 	buf   [512]byte
 	i, n  int
@@ -428,8 +381,8 @@ type messageSource struct {
 
 var ending = append(tail[:], finalBlock[:]...)
 
-func (s *messageSource) reset(r io.Reader, limit int64) {
-	s.r, s.eof, s.err, s.end, s.in, s.limit = r, false, nil, nil, 0, limit
+func (s *messageSource) reset(r io.Reader) {
+	s.r, s.eof, s.err, s.end = r, false, nil, nil
 	s.extra, s.i, s.n = 0, 0, 0
 }
 
@@ -459,11 +412,7 @@ func (s *messageSource) readPayload() error {
 		}
 		n, err := s.r.Read(s.buf[:])
 		s.n = n
-		s.in += int64(n)
 		switch {
-		case s.limit > 0 && s.in > s.limit:
-			s.n = 0
-			s.err = ErrInputLimit
 		case err == io.EOF:
 			s.eof = true
 		case err != nil:

@@ -7,9 +7,8 @@ import (
 	"testing"
 )
 
-// FuzzDecompressor feeds arbitrary compressed payloads: never a panic, an
-// input limit of the payload's size is never reached, what decodes without
-// error agrees with the standard library, and the decompressor stays
+// FuzzDecompressor feeds arbitrary compressed payloads: never a panic,
+// what decodes without error agrees with the standard library, and the decompressor stays
 // usable for the next message.
 func FuzzDecompressor(f *testing.F) {
 	f.Add([]byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}, true)
@@ -21,15 +20,8 @@ func FuzzDecompressor(f *testing.F) {
 	f.Fuzz(func(t *testing.T, z []byte, takeover bool) {
 		d := NewDecompressor(15, takeover)
 		defer d.Release()
-		d.SetInputLimit(int64(len(z)))
 		var out bytes.Buffer
 		n, err := io.Copy(&out, io.LimitReader(d.Reader(bytes.NewReader(z)), 1<<20))
-		if err == ErrInputLimit {
-			t.Fatalf("% x: input limit of %d reached", z, len(z))
-		}
-		if in, got := d.Progress(); in > int64(len(z)) || got < n {
-			t.Fatalf("% x: Progress() = %d, %d after %d bytes", z, in, got, n)
-		}
 		if err == nil && n < 1<<20 {
 			// The standard library stops at the first final block.
 			ref, rerr := io.ReadAll(io.LimitReader(stdflate.NewReader(io.MultiReader(bytes.NewReader(z), bytes.NewReader(ending))), 1<<20))
@@ -38,7 +30,6 @@ func FuzzDecompressor(f *testing.F) {
 			}
 		}
 		if !takeover {
-			d.SetInputLimit(0)
 			got, err := io.ReadAll(d.Reader(bytes.NewReader([]byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00})))
 			if err != nil || string(got) != "Hello" {
 				t.Fatalf("after % x: %q, %v", z, got, err)

@@ -19,9 +19,9 @@ import (
 // maxHeaderBytes bounds the size of an upgrade request's headers.
 const maxHeaderBytes = 16 << 10
 
-// echoServer serves the echo endpoints and keeps track of its connections
+// server serves the WebSocket endpoints (routes to backends) and keeps track of its connections
 // for the graceful shutdown.
-type echoServer struct {
+type server struct {
 	cfg     serveConfig
 	log     *slog.Logger
 	servers []*http.Server
@@ -34,14 +34,14 @@ type echoServer struct {
 	handlers sync.WaitGroup // handshakes and connections being served
 }
 
-func newEchoServer(cfg serveConfig, logger *slog.Logger) *echoServer {
-	s := &echoServer{cfg: cfg, log: logger, addrs: map[string]net.Addr{}}
+func newServer(cfg serveConfig, logger *slog.Logger) *server {
+	s := &server{cfg: cfg, log: logger, addrs: map[string]net.Addr{}}
 	s.accept = s.cfg.acceptOptions(&s.tracker)
 	return s
 }
 
 // start binds the listeners and serves in the background.
-func (s *echoServer) start() error {
+func (s *server) start() error {
 	caps := connCapsFor(s.cfg.maxConns, descriptorLimit())
 	s.tracker.Max = caps.websocket
 	s.budget = newConnBudget(caps.tcp, s.log)
@@ -52,8 +52,10 @@ func (s *echoServer) start() error {
 		"ping_interval", s.cfg.pingInterval, "pong_timeout", s.cfg.pongTimeout, "read_limit", s.cfg.readLimit)
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("/ws", s.echo)
-	mux.HandleFunc("/wss", s.echo)
+	for _, rt := range s.routes() {
+		mux.Handle(rt.path, s.endpoint(rt.backend))
+	}
+	mux.Handle("/", s.pages())
 	newServer := func() *http.Server {
 		// The read and write timeouts bound plain HTTP exchanges (a 404, a
 		// refusal); Accept clears the connection's deadlines once it has
@@ -111,7 +113,7 @@ func (s *echoServer) start() error {
 }
 
 // certificate loads -cert/-key, or makes a self-signed certificate.
-func (s *echoServer) certificate() (tls.Certificate, error) {
+func (s *server) certificate() (tls.Certificate, error) {
 	if s.cfg.certFile != "" || s.cfg.keyFile != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.certFile, s.cfg.keyFile)
 		if err != nil {
@@ -130,7 +132,7 @@ func (s *echoServer) certificate() (tls.Certificate, error) {
 
 // reloadCertificate loads -cert and -key again (on SIGHUP): new connections
 // get the new certificate, open ones are not touched.
-func (s *echoServer) reloadCertificate() error {
+func (s *server) reloadCertificate() error {
 	if s.cfg.certFile == "" || s.cert.Load() == nil {
 		return errors.New("serve: no certificate files to reload (self-signed certificate)")
 	}
@@ -142,26 +144,42 @@ func (s *echoServer) reloadCertificate() error {
 	return nil
 }
 
-// echo is the WebSocket endpoint: every message goes back with its type.
-// Each connection runs in its own goroutine so that the HTTP handler
-// returns and net/http frees the request's memory.
-func (s *echoServer) echo(w http.ResponseWriter, r *http.Request) {
-	s.handlers.Add(1)
-	c, err := websock.Accept(w, r, s.accept)
-	if err != nil {
-		s.log.Warn("handshake refused", "remote", r.RemoteAddr, "err", err)
-		s.handlers.Done()
-		return
-	}
-	go s.serveConn(c, r.RemoteAddr, r.URL.Path, r.TLS != nil)
+// routes are the WebSocket endpoints: echo on /ws and /wss (both paths
+// answer on both listeners).
+func (s *server) routes() []route {
+	echo := echoBackend{budget: s.cfg.budget}
+	return []route{{"/ws", echo}, {"/wss", echo}}
 }
 
-// serveConn echoes until the connection ends and logs how it ended.
-func (s *echoServer) serveConn(c *websock.Conn, remote, path string, tls bool) {
+// pages serves every path that is not a WebSocket endpoint.
+func (s *server) pages() http.Handler {
+	return http.NotFoundHandler()
+}
+
+// endpoint is the HTTP handler of a route: it upgrades the request and
+// serves the connection with b in its own goroutine, so that the handler
+// returns and net/http frees the request's memory.
+func (s *server) endpoint(b backend) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.handlers.Add(1)
+		c, err := websock.Accept(w, r, s.accept)
+		if err != nil {
+			s.log.Warn("handshake refused", "remote", r.RemoteAddr, "err", err)
+			s.handlers.Done()
+			return
+		}
+		serve := b.open(c, r)
+		go s.serveConn(c, serve, b.name(), r.RemoteAddr, r.URL.Path, r.TLS != nil)
+	})
+}
+
+// serveConn runs a backend on a connection until it ends, then closes it
+// and logs how it ended.
+func (s *server) serveConn(c *websock.Conn, serve func(context.Context) error, backend, remote, path string, tls bool) {
 	defer s.handlers.Done()
 	start := time.Now()
-	s.log.Info("open", "remote", remote, "path", path, "tls", tls, "extensions", c.Extensions())
-	err := echoLoop(context.Background(), c, s.cfg.budget)
+	s.log.Info("open", "remote", remote, "path", path, "tls", tls, "backend", backend, "extensions", c.Extensions())
+	err := serve(context.Background())
 	c.CloseNow()
 	attrs := []any{"remote", remote, "duration", time.Since(start).Round(time.Millisecond)}
 	if code := websock.CloseStatus(err); code > 0 {
@@ -180,7 +198,7 @@ func (s *echoServer) serveConn(c *websock.Conn, remote, path string, tls bool) {
 
 // shutdown stops accepting, closes every connection with 1001 and waits,
 // bounded by the shutdown timeout, for their closing handshakes.
-func (s *echoServer) shutdown() error {
+func (s *server) shutdown() error {
 	s.Close()
 	n := s.tracker.Len()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.shutdownTimeout)
@@ -197,7 +215,7 @@ func (s *echoServer) shutdown() error {
 // Close closes the listeners and the plain HTTP connections (not the
 // WebSocket connections, which the http.Server no longer tracks once
 // hijacked).
-func (s *echoServer) Close() error {
+func (s *server) Close() error {
 	var errs []error
 	for _, srv := range s.servers {
 		if err := srv.Close(); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -207,4 +225,4 @@ func (s *echoServer) Close() error {
 	return errors.Join(errs...)
 }
 
-var _ io.Closer = (*echoServer)(nil)
+var _ io.Closer = (*server)(nil)
