@@ -61,7 +61,7 @@ func TestAcceptConnUpgrades(t *testing.T) {
 	opts := &AcceptOptions{
 		Subprotocols: []string{"chat"},
 		Extensions:   []Extension{&PerMessageDeflate{}},
-		Hooks: []HandshakeHook{func(r *http.Request, h http.Header) error {
+		RequestHooks: []RequestHook{func(r *http.Request, h http.Header) error {
 			h.Set("X-Room", r.URL.Query().Get("room"))
 			return nil
 		}},
@@ -112,7 +112,7 @@ func TestAcceptConnKeepsEarlyFrames(t *testing.T) {
 // Every refusal Accept makes, AcceptConn makes too, as an HTTP response,
 // and then closes the connection.
 func TestAcceptConnRefuses(t *testing.T) {
-	opts := &AcceptOptions{Hooks: []HandshakeHook{func(r *http.Request, _ http.Header) error {
+	opts := &AcceptOptions{RequestHooks: []RequestHook{func(r *http.Request, _ http.Header) error {
 		if r.URL.Path == "/private" {
 			return Reject(http.StatusUnauthorized, "token required")
 		}
@@ -183,9 +183,9 @@ func TestAcceptConnTimeout(t *testing.T) {
 	}
 }
 
-func TestAcceptConnTracker(t *testing.T) {
-	tr := &Tracker{Max: 1}
-	addr, _ := acceptConnServer(t, &AcceptOptions{Tracker: tr})
+func TestAcceptConnConnSet(t *testing.T) {
+	tr := &ConnSet{MaxConns: 1}
+	addr, _ := acceptConnServer(t, &AcceptOptions{ConnSet: tr})
 	ctx := context.Background()
 	c, _, err := Dial(ctx, "ws://"+addr, nil)
 	if err != nil {
@@ -198,6 +198,6 @@ func TestAcceptConnTracker(t *testing.T) {
 		t.Fatalf("second connection: %v, want 503", err)
 	}
 	if tr.Len() != 1 {
-		t.Fatalf("tracker holds %d connections, want 1", tr.Len())
+		t.Fatalf("the ConnSet holds %d connections, want 1", tr.Len())
 	}
 }

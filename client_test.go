@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -22,7 +23,7 @@ func dialEcho(t *testing.T, url string, opts *DialOptions) *Conn {
 	if opts == nil {
 		opts = &DialOptions{}
 	}
-	opts.InsecureSkipVerify = true
+	opts.TLSConfig = &tls.Config{InsecureSkipVerify: true}
 	c, _, err := Dial(context.Background(), url, opts)
 	if err != nil {
 		t.Fatal(err)

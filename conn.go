@@ -108,7 +108,7 @@ type Conn struct {
 
 	watchdog *watchdog // nil without keepalive, idle or message timeouts
 
-	tracker *Tracker // told when TCP is closed, if not nil
+	tracker *ConnSet // told when TCP is closed, if not nil
 
 	pongMu      sync.Mutex
 	pongWaiters map[string][]chan struct{}

@@ -97,7 +97,7 @@ func TestNewClientFailures(t *testing.T) {
 			var he *HandshakeError
 			return errors.As(err, &he) && he.Status == http.StatusForbidden && he.Reason == "go away"
 		}},
-		{"hook", echo, "ws://x/", &DialOptions{Hooks: []func(*http.Response) error{func(*http.Response) error { return hookErr }}}, func(err error) bool {
+		{"hook", echo, "ws://x/", &DialOptions{ResponseHooks: []ResponseHook{func(*http.Response) error { return hookErr }}}, func(err error) bool {
 			return errors.Is(err, hookErr)
 		}},
 		{"bad scheme", echo, "ftp://x/", nil, func(err error) bool { return strings.Contains(err.Error(), "scheme") }},

@@ -81,5 +81,5 @@ type connConfig struct {
 	subprotocol string
 	extensions  string
 	codec       Codec
-	tracker     *Tracker
+	tracker     *ConnSet
 }

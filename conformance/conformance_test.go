@@ -104,7 +104,7 @@ func TestWebsockClient(t *testing.T) {
 		base := "ws" + strings.TrimPrefix(srv.URL, "http")
 		ctx := context.Background()
 		opts := func() *websock.DialOptions {
-			return &websock.DialOptions{InsecureSkipVerify: true, Extensions: extensions()}
+			return &websock.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}, Extensions: extensions()}
 		}
 		// Four cases at a time, as a client application with several
 		// connections would run them.

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -74,9 +75,9 @@ flags:`)
 		return errors.New("dial: exactly one URL expected")
 	}
 	opts := &websock.DialOptions{
-		Header:             http.Header(header),
-		InsecureSkipVerify: *insecure,
-		HandshakeTimeout:   *timeout,
+		Header:           http.Header(header),
+		TLSConfig:        &tls.Config{InsecureSkipVerify: *insecure},
+		HandshakeTimeout: *timeout,
 	}
 	if *subprotocols != "" {
 		opts.Subprotocols = strings.Split(*subprotocols, ",")

@@ -60,7 +60,7 @@ func TestServeEchoesOnWSAndWSS(t *testing.T) {
 	s, logs := startTestServer(t)
 	ctx := context.Background()
 	for _, url := range []string{"ws://" + s.addrs["ws"].String() + "/ws", "wss://" + s.addrs["wss"].String() + "/wss"} {
-		c, _, err := websock.Dial(ctx, url, &websock.DialOptions{InsecureSkipVerify: true})
+		c, _, err := websock.Dial(ctx, url, &websock.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
 		if err != nil {
 			t.Fatalf("%s: %v", url, err)
 		}
@@ -98,7 +98,7 @@ func TestServeShutdownSendsGoingAway(t *testing.T) {
 		if i%2 == 1 {
 			url = "wss://" + s.addrs["wss"].String() + "/wss"
 		}
-		c, _, err := websock.Dial(ctx, url, &websock.DialOptions{InsecureSkipVerify: true})
+		c, _, err := websock.Dial(ctx, url, &websock.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,7 +30,7 @@ type server struct {
 	budget  *connBudget // every open TCP connection, on both listeners
 
 	cert     atomic.Pointer[tls.Certificate] // served to new TLS connections
-	tracker  websock.Tracker
+	tracker  websock.ConnSet
 	handlers sync.WaitGroup // handshakes and connections being served
 }
 
@@ -43,7 +43,7 @@ func newServer(cfg serveConfig, logger *slog.Logger) *server {
 // start binds the listeners and serves in the background.
 func (s *server) start() error {
 	caps := connCapsFor(s.cfg.maxConns, descriptorLimit())
-	s.tracker.Max = caps.websocket
+	s.tracker.MaxConns = caps.websocket
 	s.budget = newConnBudget(caps.tcp, s.log)
 	if caps.lowered {
 		s.log.Warn("-max-conns lowered to fit the file descriptor limit", "max_conns", caps.websocket, "descriptor_limit", caps.descriptors)
