@@ -36,12 +36,12 @@ type AcceptOptions struct {
 	// OriginPatterns instead where possible.
 	InsecureSkipOriginCheck bool
 
-	// Hooks inspect the request and may add response headers or refuse.
-	Hooks []HandshakeHook
+	// RequestHooks inspect the request and may add response headers or refuse.
+	RequestHooks []RequestHook
 
-	// Tracker, if set, keeps the connection until it ends, to cap the
+	// ConnSet, if set, keeps the connection until it ends, to cap the
 	// number of connections and to close them all on shutdown.
-	Tracker *Tracker
+	ConnSet *ConnSet
 
 	// Extensions lists the extensions the server supports, e.g.
 	// &PerMessageDeflate{}. At most one of them is used per connection.
@@ -66,7 +66,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if opts == nil {
 		opts = &AcceptOptions{}
 	}
-	t := opts.Tracker
+	t := opts.ConnSet
 	if t == nil {
 		return accept(w, r, opts, nil)
 	}
@@ -88,7 +88,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 }
 
 // accept is Accept, registering the connection with t if not nil.
-func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *Tracker) (*Conn, error) {
+func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *ConnSet) (*Conn, error) {
 	respHeader := http.Header{}
 	if err := checkRequest(r, opts, respHeader); err != nil {
 		var he *HandshakeError
@@ -110,7 +110,7 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *Trac
 	var codec Codec
 	var extHeader string
 	if len(opts.Extensions) > 0 {
-		offers, _ := ParseExtensions(r.Header.Values("Sec-WebSocket-Extensions"))
+		offers, _ := parseExtensions(r.Header.Values("Sec-WebSocket-Extensions"))
 		for _, ext := range opts.Extensions {
 			var mine []ExtensionOffer
 			for _, o := range offers {
@@ -163,7 +163,7 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *Trac
 	buffered, _ := brw.Reader.Peek(brw.Reader.Buffered())
 	c := newConn(nc, buffered, cfg)
 	// Counted before the client can see the 101; the frame lock keeps a
-	// close frame from Tracker.Shutdown behind the response.
+	// close frame from ConnSet.Shutdown behind the response.
 	c.frameSem <- struct{}{}
 	defer release(c.frameSem)
 	if t != nil {
@@ -212,7 +212,7 @@ func checkRequest(r *http.Request, opts *AcceptOptions, respHeader http.Header) 
 			return err
 		}
 	}
-	for _, hook := range opts.Hooks {
+	for _, hook := range opts.RequestHooks {
 		if err := hook(r, respHeader); err != nil {
 			return err
 		}

@@ -23,7 +23,7 @@ func handshakeRequest(srv *httptest.Server) *http.Request {
 func TestAcceptRefusals(t *testing.T) {
 	opts := &AcceptOptions{
 		OriginPatterns: []string{"*.example.com"},
-		Hooks: []HandshakeHook{func(r *http.Request, h http.Header) error {
+		RequestHooks: []RequestHook{func(r *http.Request, h http.Header) error {
 			if r.Header.Get("Authorization") == "Bearer bad" {
 				h.Set("WWW-Authenticate", "Bearer")
 				return Reject(http.StatusUnauthorized, "bad token")
@@ -146,7 +146,7 @@ func TestSubprotocolNegotiation(t *testing.T) {
 }
 
 func TestHookAddsResponseHeaders(t *testing.T) {
-	srv, _ := echoServer(t, false, &AcceptOptions{Hooks: []HandshakeHook{
+	srv, _ := echoServer(t, false, &AcceptOptions{RequestHooks: []RequestHook{
 		func(r *http.Request, h http.Header) error {
 			h.Set("X-Session", "s-"+r.URL.Query().Get("user"))
 			return nil
@@ -154,7 +154,7 @@ func TestHookAddsResponseHeaders(t *testing.T) {
 	}})
 	var seen string
 	c, resp, err := Dial(context.Background(), urlOf(srv.URL)+"?user=ana", &DialOptions{
-		Hooks: []func(*http.Response) error{func(r *http.Response) error {
+		ResponseHooks: []ResponseHook{func(r *http.Response) error {
 			seen = r.Header.Get("X-Session")
 			return nil
 		}},
@@ -168,7 +168,7 @@ func TestHookAddsResponseHeaders(t *testing.T) {
 	}
 	// A client hook can refuse the connection.
 	_, _, err = Dial(context.Background(), urlOf(srv.URL), &DialOptions{
-		Hooks: []func(*http.Response) error{func(*http.Response) error { return errors.New("no session") }},
+		ResponseHooks: []ResponseHook{func(*http.Response) error { return errors.New("no session") }},
 	})
 	if err == nil || !strings.Contains(err.Error(), "no session") {
 		t.Fatalf("client hook error not returned: %v", err)

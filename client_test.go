@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -22,7 +23,7 @@ func dialEcho(t *testing.T, url string, opts *DialOptions) *Conn {
 	if opts == nil {
 		opts = &DialOptions{}
 	}
-	opts.InsecureSkipVerify = true
+	opts.TLSConfig = &tls.Config{InsecureSkipVerify: true}
 	c, _, err := Dial(context.Background(), url, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -265,7 +266,7 @@ func TestClientProtocolViolations(t *testing.T) {
 	tests := []struct {
 		name string
 		wire []byte
-		code int
+		code StatusCode
 		kind error
 	}{
 		{"masked frame from server", server(true, 0, frame.OpText, []byte("x"), true), 1002, ErrProtocol},
@@ -313,7 +314,7 @@ func TestClientProtocolViolations(t *testing.T) {
 			if !errors.Is(err, tt.kind) {
 				t.Fatalf("Read error %v, want %v", err, tt.kind)
 			}
-			if code := <-gotCode; code != tt.code {
+			if code := <-gotCode; StatusCode(code) != tt.code {
 				t.Fatalf("client sent close code %d, want %d", code, tt.code)
 			}
 		})

@@ -21,7 +21,7 @@ import (
 // code must be a code that may be sent (1000–1003, 1007–1014, 3000–4999), or
 // StatusNoStatus to send a close frame without code. The reason is cut to
 // fit in the frame.
-func (c *Conn) Close(code int, reason string) error {
+func (c *Conn) Close(code StatusCode, reason string) error {
 	if err := checkCloseCode(code); err != nil {
 		return err
 	}
@@ -70,8 +70,8 @@ func (c *Conn) Close(code int, reason string) error {
 	return fmt.Errorf("websock: close: connection ended before the peer's close frame: %w", io.ErrUnexpectedEOF)
 }
 
-func checkCloseCode(code int) error {
-	if code != StatusNoStatus && !frame.ValidCode(code) {
+func checkCloseCode(code StatusCode) error {
+	if code != StatusNoStatus && !frame.ValidCode(int(code)) {
 		return fmt.Errorf("websock: close: status code %d may not be sent", code)
 	}
 	return nil
@@ -84,7 +84,7 @@ func checkCloseCode(code int) error {
 // peer does not answer within the close timeout, reads fail with
 // ErrCloseTimeout and TCP is closed. Writing data after CloseWrite fails
 // with ErrClosed.
-func (c *Conn) CloseWrite(code int, reason string) error {
+func (c *Conn) CloseWrite(code StatusCode, reason string) error {
 	if err := checkCloseCode(code); err != nil {
 		return err
 	}
@@ -139,9 +139,9 @@ func (c *Conn) discardUntilClose() {
 // writeClose sends a close frame, unless one was already sent. If it
 // cannot be sent within the close timeout, the connection is closed and
 // ErrCloseTimeout returned.
-func (c *Conn) writeClose(code int, reason string) error {
+func (c *Conn) writeClose(code StatusCode, reason string) error {
 	var buf [frame.MaxControlPayload]byte
-	p := frame.AppendClose(buf[:0], code, reason)
+	p := frame.AppendClose(buf[:0], int(code), reason)
 	err := c.writeFrame(context.Background(), c.closeTimeout, true, 0, frame.OpClose, p)
 	if errors.Is(err, errLockTimeout) {
 		c.closeTCP(ErrCloseTimeout)
@@ -164,14 +164,15 @@ func (c *Conn) handlePeerClose(p []byte) error {
 		return c.fail(StatusProtocolError, ErrProtocol, err.Error())
 	}
 	c.metrics.closeReceived(code)
-	c.peerClose = CloseError{Code: code, Reason: string(reason)}
+	c.peerClose = CloseError{Code: StatusCode(code), Reason: string(reason)}
 	c.readErr = &c.peerClose
 	c.closeRecvOnce.Do(func() { close(c.closeRecv) })
+	c.peerClosed(c.peerClose.Code, c.peerClose.Reason)
 	// The reason fits: it came in a control frame with the same code.
-	if code == StatusNoStatus {
+	if c.peerClose.Code == StatusNoStatus {
 		c.writeClose(StatusNormalClosure, "")
 	} else {
-		c.writeClose(code, c.peerClose.Reason)
+		c.writeClose(c.peerClose.Code, c.peerClose.Reason)
 	}
 	c.finishClose()
 	return c.readErr
@@ -190,7 +191,7 @@ func (c *Conn) finishClose() {
 // fail fails the connection (RFC 6455 §7.1.7): it sends a close frame with
 // code, unless one was sent already, and closes TCP. The returned error,
 // which wraps kind, is sticky for reads.
-func (c *Conn) fail(code int, kind error, detail string) error {
+func (c *Conn) fail(code StatusCode, kind error, detail string) error {
 	err := fmt.Errorf("%w: %s", kind, detail)
 	c.readErr = err
 	if c.writeClose(code, "") == nil {

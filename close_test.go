@@ -42,7 +42,7 @@ func TestServerCloseHandshake(t *testing.T) {
 		t.Fatalf("expected a close frame, got op %d, %v", h.Opcode, err)
 	}
 	code, reason, _ := frame.ParseClose(p)
-	if code != StatusGoingAway || string(reason) != "shutting down" {
+	if StatusCode(code) != StatusGoingAway || string(reason) != "shutting down" {
 		t.Fatalf("close frame %d %q", code, reason)
 	}
 	c.send(true, frame.OpClose, closePayload(code, ""))
@@ -107,7 +107,7 @@ func TestCloseWhileReading(t *testing.T) {
 func TestCloseRejectsUnsendableCodes(t *testing.T) {
 	srv, _ := echoServer(t, false, nil)
 	c := dialEcho(t, urlOf(srv.URL), nil)
-	for _, code := range []int{0, 1004, 1006, 1015, 2000, 5000} {
+	for _, code := range []StatusCode{0, 1004, 1006, 1015, 2000, 5000} {
 		if err := c.Close(code, ""); err == nil {
 			t.Fatalf("Close(%d) accepted", code)
 		}
@@ -216,9 +216,9 @@ func TestPeerCloseIsEchoed(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		payload []byte
-		reply   []byte // the close frame sent back
-		status  int    // CloseStatus of the read error
-		reason  string // the *CloseError's reason, for a valid close frame
+		reply   []byte     // the close frame sent back
+		status  StatusCode // CloseStatus of the read error
+		reason  string     // the *CloseError's reason, for a valid close frame
 	}{
 		{"no payload", nil, closePayload(StatusNormalClosure, ""), StatusNoStatus, ""},
 		{"empty reason", closePayload(4000, ""), closePayload(4000, ""), 4000, ""},

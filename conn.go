@@ -64,8 +64,9 @@ type Conn struct {
 	closeTimeout time.Duration
 	writeTimeout time.Duration
 
-	onPing atomic.Pointer[func([]byte)]
-	onPong atomic.Pointer[func([]byte)]
+	onPing  atomic.Pointer[func([]byte)]
+	onPong  atomic.Pointer[func([]byte)]
+	onClose atomic.Pointer[func(StatusCode, string)]
 
 	// Reading; guarded by readSem.
 	readSem     chan struct{}
@@ -101,13 +102,14 @@ type Conn struct {
 	lastRead      atomic.Int64          // monoNow of the last bytes received, for the watchdog
 	msgStart      atomic.Int64          // monoNow of the first frame of the message being read, or 0
 	tcpClosed     atomic.Bool           // set first thing by closeTCP
+	uncompressed  atomic.Bool           // SetWriteCompression(false)
 	cause         atomic.Pointer[error] // why closeTCP was called: what later calls report
 	lingering     atomic.Bool           // a failed connection is being shut down gently
 	closingAt     atomic.Int64          // when the closing handshake this side started times out (Unix ns)
 
 	watchdog *watchdog // nil without keepalive, idle or message timeouts
 
-	tracker *Tracker // told when TCP is closed, if not nil
+	tracker *ConnSet // told when TCP is closed, if not nil
 
 	pongMu      sync.Mutex
 	pongWaiters map[string][]chan struct{}
@@ -188,10 +190,16 @@ func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // SetReadLimit sets the largest message, in bytes after decompression, that
-// reads accept; a larger message fails the connection with status 1009. A
-// limit of 0 or less removes the limit. It may be called at any time; it
-// applies from the next byte read.
-func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
+// reads accept; a larger message fails the connection with status 1009. As
+// for ConnOptions.ReadLimit, 0 means DefaultReadLimit and a negative limit
+// means none. It may be called at any time; it applies from the next byte
+// read.
+func (c *Conn) SetReadLimit(n int64) {
+	if n == 0 {
+		n = DefaultReadLimit
+	}
+	c.readLimit.Store(n)
+}
 
 // OnPing sets a function called with the payload of each ping from the peer,
 // before the pong is sent. The payload is a copy the function may keep. It

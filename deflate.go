@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/websock/websock/internal/deflate"
 	"github.com/websock/websock/internal/frame"
@@ -15,6 +16,9 @@ import (
 // are supported in both roles. The zero value offers (client) or accepts
 // (server) compression with context takeover and 32 KiB windows both ways,
 // and honours whatever a valid peer offer asks.
+//
+// Applications only set the fields; the methods implement Extension and
+// are called by Accept and Dial.
 type PerMessageDeflate struct {
 	// ServerNoContextTakeover makes the server compress each message on
 	// its own (RFC 7692 §7.1.1.1): a client requests it, a server applies
@@ -238,6 +242,7 @@ type deflateCodec struct {
 	c         *deflate.Compressor
 	d         *deflate.Decompressor
 	threshold int
+	level     atomic.Int32 // set by Conn.SetCompressionLevel, applied by NewWriter; 0 if unset
 }
 
 func (dc *deflateCodec) ReservedBits() byte { return frame.RSV1 }
@@ -250,6 +255,9 @@ func (dc *deflateCodec) Release() {
 func (dc *deflateCodec) NewReader(r io.Reader, rsv byte) io.Reader { return dc.d.Reader(r) }
 
 func (dc *deflateCodec) NewWriter(w io.Writer, size int) (io.WriteCloser, byte) {
+	if l := dc.level.Swap(0); l != 0 {
+		dc.c.SetLevel(int(l))
+	}
 	if size >= 0 && size < dc.threshold {
 		if wc, ok := w.(io.WriteCloser); ok {
 			return wc, 0

@@ -13,7 +13,7 @@ import (
 
 func parseOffers(t *testing.T, header string) []ExtensionOffer {
 	t.Helper()
-	offers, _ := ParseExtensions([]string{header})
+	offers, _ := parseExtensions([]string{header})
 	return offers
 }
 

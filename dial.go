@@ -36,9 +36,6 @@ type DialOptions struct {
 	// server name defaults to the URL's host.
 	TLSConfig *tls.Config
 
-	// InsecureSkipVerify accepts any server certificate. For tests only.
-	InsecureSkipVerify bool
-
 	// NetDial opens the TCP connection (to the server or the proxy); nil
 	// means a net.Dialer.
 	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -50,9 +47,9 @@ type DialOptions struct {
 	// authentication if the proxy URL has a user.
 	Proxy func(*http.Request) (*url.URL, error)
 
-	// Hooks inspect the server's 101 response (200 over HTTP/2); an
-	// error fails the dial.
-	Hooks []func(resp *http.Response) error
+	// ResponseHooks inspect the server's 101 response (200 over HTTP/2);
+	// an error fails the dial.
+	ResponseHooks []ResponseHook
 
 	// HTTP2, if set, opens the connection as a stream of one of its
 	// HTTP/2 connections (RFC 8441), shared with the other connections
@@ -170,9 +167,6 @@ func dialTransport(ctx context.Context, u *url.URL, secure bool, opts *DialOptio
 	}
 	if cfg.ServerName == "" {
 		cfg.ServerName = u.Hostname()
-	}
-	if opts.InsecureSkipVerify {
-		cfg.InsecureSkipVerify = true
 	}
 	cfg.NextProtos = []string{"http/1.1"} // WebSocket over HTTP/1.1 (RFC 6455 §4.1)
 	tc := tls.Client(nc, cfg)
@@ -356,7 +350,7 @@ func checkResponse(resp *http.Response, opts *DialOptions) (sub string, codec Co
 	if err != nil {
 		return reject("%v", err)
 	}
-	for _, hook := range opts.Hooks {
+	for _, hook := range opts.ResponseHooks {
 		if err := hook(resp); err != nil {
 			return "", nil, "", fmt.Errorf("websock: dial: %w", err)
 		}
@@ -367,7 +361,7 @@ func checkResponse(resp *http.Response, opts *DialOptions) (sub string, codec Co
 // acceptExtensions checks the server's Sec-WebSocket-Extensions against the
 // offered extensions and returns the codec of the one agreed.
 func acceptExtensions(values []string, offered []Extension) (Codec, string, error) {
-	resps, ok := ParseExtensions(values)
+	resps, ok := parseExtensions(values)
 	if !ok {
 		return nil, "", fmt.Errorf("malformed Sec-WebSocket-Extensions %q", strings.Join(values, ", "))
 	}

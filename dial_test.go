@@ -79,7 +79,7 @@ func TestDialThroughProxy(t *testing.T) {
 			t.Fatalf("%d tunnels opened, want 1", tunnels.Load())
 		}
 		bad, _ := url.Parse(proxy)
-		_, _, err := Dial(ctx, urlOf(srv.URL), &DialOptions{Proxy: http.ProxyURL(bad), InsecureSkipVerify: true})
+		_, _, err := Dial(ctx, urlOf(srv.URL), &DialOptions{Proxy: http.ProxyURL(bad), TLSConfig: &tls.Config{InsecureSkipVerify: true}})
 		if err == nil || !strings.Contains(err.Error(), "407") {
 			t.Fatalf("proxy without credentials: %v", err)
 		}

@@ -5,24 +5,6 @@ import (
 	"fmt"
 )
 
-// Close status codes (RFC 6455 §7.4.1 and the IANA registry).
-const (
-	StatusNormalClosure   = 1000
-	StatusGoingAway       = 1001
-	StatusProtocolError   = 1002
-	StatusUnsupportedData = 1003
-	StatusNoStatus        = 1005 // reported when the peer's close frame had no code; never sent
-	StatusAbnormalClosure = 1006 // reported when TCP ended without a close frame; never sent
-	StatusInvalidPayload  = 1007
-	StatusPolicyViolation = 1008
-	StatusMessageTooBig   = 1009
-	StatusMandatoryExt    = 1010
-	StatusInternalError   = 1011
-	StatusServiceRestart  = 1012
-	StatusTryAgainLater   = 1013
-	StatusBadGateway      = 1014
-)
-
 // Errors reported by Conn methods. Failures of the protocol wrap
 // ErrProtocol, ErrInvalidUTF8, ErrInvalidData or ErrMessageTooBig; test them with errors.Is.
 var (
@@ -106,7 +88,7 @@ func (e *connClosedError) Unwrap() []error { return []error{ErrClosed, e.cause} 
 // CloseError is returned by reads after the peer sent a close frame. Code is
 // StatusNoStatus when the frame carried no code.
 type CloseError struct {
-	Code   int
+	Code   StatusCode
 	Reason string
 }
 
@@ -119,7 +101,7 @@ func (e *CloseError) Error() string {
 
 // CloseStatus returns the close code of err: the peer's code for a
 // *CloseError, the code this side sent for protocol failures, or -1.
-func CloseStatus(err error) int {
+func CloseStatus(err error) StatusCode {
 	var ce *CloseError
 	switch {
 	case errors.As(err, &ce):

@@ -49,7 +49,7 @@ func Example() {
 func ExampleAcceptOptions() {
 	opts := &websock.AcceptOptions{
 		Subprotocols: []string{"chat.v2", "chat.v1"},
-		Hooks: []websock.HandshakeHook{func(r *http.Request, respHeader http.Header) error {
+		RequestHooks: []websock.RequestHook{func(r *http.Request, respHeader http.Header) error {
 			if r.Header.Get("Authorization") != "Bearer secret" {
 				return websock.Reject(http.StatusUnauthorized, "missing or wrong token")
 			}
@@ -127,7 +127,7 @@ func ExampleConn_Writer() {
 // handler returns at once), tracked for a graceful shutdown that closes
 // them with 1001.
 func ExampleHandler() {
-	var tracker websock.Tracker
+	var tracker websock.ConnSet
 	echo := func(ctx context.Context, c *websock.Conn, r *http.Request) {
 		for {
 			typ, msg, err := c.Read(ctx)
@@ -137,7 +137,7 @@ func ExampleHandler() {
 			c.Write(ctx, typ, msg)
 		}
 	}
-	srv := httptest.NewServer(websock.Handler(&websock.AcceptOptions{Tracker: &tracker}, echo))
+	srv := httptest.NewServer(websock.Handler(&websock.AcceptOptions{ConnSet: &tracker}, echo))
 	defer srv.Close()
 
 	ctx := context.Background()
@@ -152,11 +152,12 @@ func ExampleHandler() {
 	done := make(chan error)
 	go func() { _, _, err := c.Read(ctx); done <- err }()
 	fmt.Println(tracker.Shutdown(ctx))
-	fmt.Println(websock.CloseStatus(<-done))
+	code := websock.CloseStatus(<-done)
+	fmt.Println(int(code), code)
 	// Output:
 	// hi 1
 	// <nil>
-	// 1001
+	// 1001 going away
 }
 
 // Counting what the connections of a server do, for a monitoring system to

@@ -11,6 +11,10 @@ import (
 //
 // A negotiated extension supplies a Codec for the connection, which
 // transforms message payloads and may use the frame RSV bits.
+//
+// Applications list extensions in AcceptOptions.Extensions and
+// DialOptions.Extensions; this interface, Codec and ExtensionOffer are
+// for those who write an extension of their own.
 type Extension interface {
 	// Name is the extension token, e.g. "permessage-deflate".
 	Name() string
@@ -98,13 +102,13 @@ func (o ExtensionOffer) String() string {
 	return b.String()
 }
 
-// ParseExtensions parses the values of Sec-WebSocket-Extensions headers
+// parseExtensions parses the values of Sec-WebSocket-Extensions headers
 // (RFC 6455 §9.1, with quoted-string values as in RFC 7230 §3.2.6). An
 // element that does not follow the grammar is reported with ok false for
 // that element rather than failing the others: malformed is
 // reported per element, and the caller decides. It returns the elements in
 // order.
-func ParseExtensions(values []string) (offers []ExtensionOffer, ok bool) {
+func parseExtensions(values []string) (offers []ExtensionOffer, ok bool) {
 	ok = true
 	for _, v := range values {
 		p := extParser{s: v}

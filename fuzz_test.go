@@ -70,7 +70,7 @@ func FuzzParseExtensions(f *testing.F) {
 	f.Add(`foo; bar="baz", x`)
 	f.Add(`a;;b`)
 	f.Fuzz(func(t *testing.T, h string) {
-		offers, ok := ParseExtensions([]string{h})
+		offers, ok := parseExtensions([]string{h})
 		if !ok {
 			return
 		}
@@ -78,7 +78,7 @@ func FuzzParseExtensions(f *testing.F) {
 		for i, o := range offers {
 			parts[i] = o.String()
 		}
-		again, ok := ParseExtensions([]string{strings.Join(parts, ", ")})
+		again, ok := parseExtensions([]string{strings.Join(parts, ", ")})
 		if !ok || len(again) != len(offers) {
 			t.Fatalf("%q -> %q does not parse back", h, parts)
 		}

@@ -1,6 +1,7 @@
 package websock
 
 import (
+	"crypto/tls"
 	"context"
 	"net/http"
 	"runtime"
@@ -12,7 +13,7 @@ import (
 // HTTP/2 connection.
 func h2BenchTransports(b *testing.B) map[string]func() *DialOptions {
 	return map[string]func() *DialOptions{
-		"http1.1": func() *DialOptions { return &DialOptions{InsecureSkipVerify: true} },
+		"http1.1": func() *DialOptions { return &DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}} },
 		"http2":   func() *DialOptions { return &DialOptions{HTTP2: newH2Client(b)} },
 	}
 }

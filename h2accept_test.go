@@ -47,7 +47,7 @@ func TestHTTP2RefusedHandshakes(t *testing.T) {
 		}
 		return nil
 	}
-	srv := newH2Server(t, Handler(&AcceptOptions{Hooks: []HandshakeHook{refuse}}, func(ctx context.Context, c *Conn, r *http.Request) {
+	srv := newH2Server(t, Handler(&AcceptOptions{RequestHooks: []RequestHook{refuse}}, func(ctx context.Context, c *Conn, r *http.Request) {
 		t.Errorf("connection accepted from %v", r.Header)
 	}))
 	tests := []struct {

@@ -168,7 +168,7 @@ func TestHTTP2FallsBackToHTTP1(t *testing.T) {
 		c.Read(ctx)
 	}))
 	defer srv.Close()
-	opts := &DialOptions{HTTP2: newH2Client(t), InsecureSkipVerify: true}
+	opts := &DialOptions{HTTP2: newH2Client(t), TLSConfig: &tls.Config{InsecureSkipVerify: true}}
 	c, resp, err := Dial(context.Background(), "wss"+strings.TrimPrefix(srv.URL, "https"), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -325,7 +325,7 @@ func TestHTTP2FallsBackWithoutExtendedConnect(t *testing.T) {
 	}
 	go io.Copy(io.Discard, stdout)
 	h := newH2Client(t)
-	c, resp, err := Dial(context.Background(), strings.TrimSpace(url), &DialOptions{HTTP2: h, InsecureSkipVerify: true})
+	c, resp, err := Dial(context.Background(), strings.TrimSpace(url), &DialOptions{HTTP2: h, TLSConfig: &tls.Config{InsecureSkipVerify: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,12 +63,12 @@ func closeSlot(code int) int {
 	return -1
 }
 
-// closeCode is the inverse of closeSlot.
-func closeCode(slot int) int {
+// slotCode is the inverse of closeSlot.
+func slotCode(slot int) StatusCode {
 	if slot < 16 {
-		return 1000 + slot
+		return StatusCode(1000 + slot)
 	}
-	return 3000 + slot - 16
+	return StatusCode(3000 + slot - 16)
 }
 
 // Kinds of timeout, in the order of MetricsSnapshot's fields.
@@ -94,7 +94,7 @@ type MetricsSnapshot struct {
 
 	// HandshakesRefused counts opening handshakes that ended with an HTTP
 	// status instead of 101, by status: refused by Accept (including
-	// Tracker's 503), or by the server Dial contacted.
+	// ConnSet's 503), or by the server Dial contacted.
 	HandshakesRefused map[int]uint64
 
 	// Messages read whole from the peer and written whole to it, by type.
@@ -103,7 +103,7 @@ type MetricsSnapshot struct {
 
 	// CloseSent and CloseReceived count close frames by their status code
 	// (StatusNoStatus for a frame without one).
-	CloseSent, CloseReceived map[int]uint64
+	CloseSent, CloseReceived map[StatusCode]uint64
 
 	// Connections ended by a timeout, by kind: keepalive
 	// (ErrKeepaliveTimeout), IdleTimeout, MessageTimeout, WriteTimeout,
@@ -133,8 +133,8 @@ func (m *Metrics) Snapshot() MetricsSnapshot {
 		HandshakesRefused: map[int]uint64{},
 		Received:          map[MessageType]MessageCounts{},
 		Sent:              map[MessageType]MessageCounts{},
-		CloseSent:         map[int]uint64{},
-		CloseReceived:     map[int]uint64{},
+		CloseSent:         map[StatusCode]uint64{},
+		CloseReceived:     map[StatusCode]uint64{},
 
 		KeepaliveTimeouts: m.timeouts[timeoutKeepalive].Load(),
 		IdleTimeouts:      m.timeouts[timeoutIdle].Load(),
@@ -154,10 +154,10 @@ func (m *Metrics) Snapshot() MetricsSnapshot {
 	}
 	for i := range m.closeOut {
 		if n := m.closeOut[i].Load(); n != 0 {
-			s.CloseSent[closeCode(i)] = n
+			s.CloseSent[slotCode(i)] = n
 		}
 		if n := m.closeIn[i].Load(); n != 0 {
-			s.CloseReceived[closeCode(i)] = n
+			s.CloseReceived[slotCode(i)] = n
 		}
 	}
 	return s
@@ -261,7 +261,7 @@ func (m *Metrics) countClose(counts *[closeCodeSlots]atomic.Uint64, code int) {
 // closeFrameCode returns the status code of a close frame's payload.
 func closeFrameCode(p []byte) int {
 	if len(p) < 2 {
-		return StatusNoStatus
+		return int(StatusNoStatus)
 	}
 	return int(p[0])<<8 | int(p[1])
 }

@@ -23,8 +23,8 @@ func noCounts() MetricsSnapshot {
 		HandshakesRefused: map[int]uint64{},
 		Received:          map[MessageType]MessageCounts{TextMessage: {}, BinaryMessage: {}},
 		Sent:              map[MessageType]MessageCounts{TextMessage: {}, BinaryMessage: {}},
-		CloseSent:         map[int]uint64{},
-		CloseReceived:     map[int]uint64{},
+		CloseSent:         map[StatusCode]uint64{},
+		CloseReceived:     map[StatusCode]uint64{},
 	}
 }
 
@@ -231,8 +231,8 @@ func TestMetricsCountEvents(t *testing.T) {
 		{"handshake refused by a hook", func(t *testing.T, srv, cli *Metrics) (MetricsSnapshot, MetricsSnapshot) {
 			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				Accept(w, r, &AcceptOptions{
-					Hooks:       []HandshakeHook{func(*http.Request, http.Header) error { return Reject(http.StatusUnauthorized, "no token") }},
-					ConnOptions: ConnOptions{Metrics: srv},
+					RequestHooks: []RequestHook{func(*http.Request, http.Header) error { return Reject(http.StatusUnauthorized, "no token") }},
+					ConnOptions:  ConnOptions{Metrics: srv},
 				})
 			}))
 			defer hs.Close()
@@ -246,10 +246,10 @@ func TestMetricsCountEvents(t *testing.T) {
 			return ws, wc
 		}},
 		{"handshake refused by a full tracker", func(t *testing.T, srv, cli *Metrics) (MetricsSnapshot, MetricsSnapshot) {
-			tracker := &Tracker{Max: 1}
-			s, c := dialPair(t, &AcceptOptions{Tracker: tracker, ConnOptions: ConnOptions{Metrics: srv}}, nil)
+			tracker := &ConnSet{MaxConns: 1}
+			s, c := dialPair(t, &AcceptOptions{ConnSet: tracker, ConnOptions: ConnOptions{Metrics: srv}}, nil)
 			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				Accept(w, r, &AcceptOptions{Tracker: tracker, ConnOptions: ConnOptions{Metrics: srv}})
+				Accept(w, r, &AcceptOptions{ConnSet: tracker, ConnOptions: ConnOptions{Metrics: srv}})
 			}))
 			defer hs.Close()
 			_, _, err := Dial(context.Background(), urlOf(hs.URL), &DialOptions{ConnOptions: ConnOptions{Metrics: cli}})
@@ -289,7 +289,7 @@ func TestMetricsCountEvents(t *testing.T) {
 				_, err := Accept(w, r, &AcceptOptions{
 					// A response larger than the socket buffers, to a
 					// client that reads nothing.
-					Hooks: []HandshakeHook{func(_ *http.Request, h http.Header) error {
+					RequestHooks: []RequestHook{func(_ *http.Request, h http.Header) error {
 						h.Set("X-Padding", strings.Repeat("a", 8<<20))
 						return nil
 					}},
@@ -408,8 +408,8 @@ func TestMetricsCloseCodeSlots(t *testing.T) {
 		if i < 0 {
 			continue
 		}
-		if seen[i] || i >= closeCodeSlots || closeCode(i) != code {
-			t.Fatalf("closeSlot(%d) = %d, shared or out of range (closeCode %d)", code, i, closeCode(i))
+		if seen[i] || i >= closeCodeSlots || int(slotCode(i)) != code {
+			t.Fatalf("closeSlot(%d) = %d, shared or out of range (slotCode %d)", code, i, slotCode(i))
 		}
 		seen[i] = true
 	}
@@ -419,7 +419,7 @@ func TestMetricsCloseCodeSlots(t *testing.T) {
 	m.closeReceived(999)            // cannot arrive: not counted
 	m.refusedHandshake(99)          // not an HTTP status: not counted
 	s := m.Snapshot()
-	if !reflect.DeepEqual(s.CloseSent, map[int]uint64{3000: 1, StatusNoStatus: 1}) || len(s.CloseReceived) != 0 || len(s.HandshakesRefused) != 0 {
+	if !reflect.DeepEqual(s.CloseSent, map[StatusCode]uint64{3000: 1, StatusNoStatus: 1}) || len(s.CloseReceived) != 0 || len(s.HandshakesRefused) != 0 {
 		t.Fatalf("snapshot %+v", s)
 	}
 }

@@ -85,5 +85,5 @@ type connConfig struct {
 	subprotocol string
 	extensions  string
 	codec       Codec
-	tracker     *Tracker
+	tracker     *ConnSet
 }

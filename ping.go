@@ -9,10 +9,12 @@ import (
 
 // Ping sends a ping with payload (at most 125 bytes) and waits for the
 // matching pong, or until ctx is done. Pongs are seen only while the
-// connection is being read, so another goroutine must be reading: without
-// a concurrent Read, Ping returns ctx's error when ctx ends. If ctx
-// ends while the ping is being written, the connection is closed (Write's
-// rule for a frame cut short).
+// connection is being read, so another goroutine must be reading (Read,
+// ReadAppend or a Reader's Read, or Close): without a reader, Ping waits
+// until ctx is done however quickly the peer answers, so give it a ctx with
+// a deadline. To send a ping without waiting, use WritePing. If ctx ends
+// while the ping is being written, the connection is closed (Write's rule
+// for a frame cut short).
 func (c *Conn) Ping(ctx context.Context, payload []byte) error {
 	if len(payload) > frame.MaxControlPayload {
 		return fmt.Errorf("websock: ping payload of %d bytes exceeds 125", len(payload))

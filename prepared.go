@@ -89,13 +89,17 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 		return err
 	}
 	defer release(c.msgSem)
-	return c.sendFrame(ctx, 0, outFrame{fin: true, rsv: f.rsv, op: frame.Opcode(pm.typ), payload: f.payload, wire: f.wire})
+	err := c.sendFrame(ctx, 0, outFrame{fin: true, rsv: f.rsv, op: frame.Opcode(pm.typ), payload: f.payload, wire: f.wire})
+	if err == nil {
+		c.metrics.messageSent(pm.typ, int64(len(pm.data)), int64(len(f.payload)))
+	}
+	return err
 }
 
 // preparedKey returns how the connection sends a message of n bytes
 // prepared, or shared false if it must go through the connection's codec.
 func (c *Conn) preparedKey(n int) (key preparedKey, shared bool) {
-	if c.codec == nil {
+	if c.codec == nil || c.uncompressed.Load() {
 		return preparedKey{}, true
 	}
 	dc, ok := c.codec.(*deflateCodec)

@@ -18,23 +18,12 @@ import (
 // client offer.
 func deflateCodecFor(t testing.TB, ext *PerMessageDeflate, offer string) Codec {
 	t.Helper()
-	offers, _ := ParseExtensions([]string{offer})
+	offers, _ := parseExtensions([]string{offer})
 	_, codec, ok := ext.Negotiate(offers)
 	if !ok {
 		t.Fatalf("offer %q declined", offer)
 	}
 	return codec
-}
-
-// inflate decodes one permessage-deflate payload.
-func inflate(t testing.TB, p []byte) []byte {
-	t.Helper()
-	r := flate.NewReader(io.MultiReader(bytes.NewReader(p), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff})))
-	b, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatalf("inflate: %v", err)
-	}
-	return b
 }
 
 // readMessage reads one single-frame message as the peer sees it:

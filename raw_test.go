@@ -152,7 +152,7 @@ func (r *rawClient) expectMessage(op frame.Opcode, want []byte) {
 
 // expectClose reads frames up to a close frame, asserts its code, and then
 // asserts that the server closes TCP (this side sees EOF).
-func (r *rawClient) expectClose(code int) {
+func (r *rawClient) expectClose(code StatusCode) {
 	r.t.Helper()
 	for {
 		h, p, err := r.readFrame()
@@ -166,7 +166,7 @@ func (r *rawClient) expectClose(code int) {
 		if len(p) >= 2 {
 			got = int(binary.BigEndian.Uint16(p))
 		}
-		if got != code {
+		if StatusCode(got) != code {
 			r.t.Fatalf("close code %d (reason %q), want %d", got, p[min(2, len(p)):], code)
 		}
 		break
@@ -191,8 +191,8 @@ func isReset(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "connection reset")
 }
 
-func closePayload(code int, reason string) []byte {
-	return frame.AppendClose(nil, code, reason)
+func closePayload[C ~int](code C, reason string) []byte {
+	return frame.AppendClose(nil, int(code), reason)
 }
 
 // echoServer starts a server that echoes every message with opts, over TLS

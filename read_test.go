@@ -325,7 +325,7 @@ func TestCompressedWireSizeBounded(t *testing.T) {
 		t.Fatalf("read: %v, want ErrMessageTooBig", err)
 	}
 	h, b := p.readFrame()
-	if h.Opcode != frame.OpClose || int(b[0])<<8|int(b[1]) != StatusMessageTooBig {
+	if h.Opcode != frame.OpClose || StatusCode(b[0])<<8|StatusCode(b[1]) != StatusMessageTooBig {
 		t.Fatalf("peer got %v %x, want close 1009", h.Opcode, b)
 	}
 }

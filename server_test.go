@@ -88,7 +88,7 @@ func TestProtocolViolations(t *testing.T) {
 	tests := []struct {
 		name string
 		wire []byte
-		code int
+		code StatusCode
 		echo string // a message echoed before the close, if any
 	}{
 		{"rsv1 without extension", frameBytes(true, frame.RSV1, frame.OpText, []byte("x"), false), 1002, ""},
@@ -153,9 +153,9 @@ func TestInvalidUTF8FailsFast(t *testing.T) {
 
 func TestValidCloseCodesEchoed(t *testing.T) {
 	srv, ended := echoServer(t, false, nil)
-	for _, code := range []int{1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999} {
+	for _, code := range []StatusCode{1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999} {
 		c := dialRaw(t, srv)
-		c.send(true, frame.OpClose, closePayload(code, "reason"))
+		c.send(true, frame.OpClose, closePayload(int(code), "reason"))
 		c.expectClose(code)
 		err := <-ended
 		var ce *CloseError

@@ -3,6 +3,7 @@ package websock
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -45,9 +46,9 @@ func TestSoak(t *testing.T) {
 	var baseMem runtime.MemStats
 	runtime.ReadMemStats(&baseMem)
 
-	tracker := &Tracker{}
+	tracker := &ConnSet{}
 	opts := &AcceptOptions{
-		Tracker:    tracker,
+		ConnSet:    tracker,
 		Extensions: []Extension{&PerMessageDeflate{}},
 		ConnOptions: ConnOptions{
 			// Generous: they drop the misbehaving clients, and must never
@@ -149,7 +150,7 @@ func TestSoak(t *testing.T) {
 // wellBehaved exchanges sequence-numbered messages and checks each echo.
 func wellBehaved(id int, url string, compress bool, rounds int, deadline time.Time, checked *atomic.Int64) error {
 	ctx := context.Background()
-	opts := &DialOptions{InsecureSkipVerify: true}
+	opts := &DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}}
 	if compress {
 		opts.Extensions = []Extension{&PerMessageDeflate{}}
 	}

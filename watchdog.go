@@ -127,9 +127,9 @@ func (w *watchdog) next(c *Conn, now int64) time.Duration {
 
 // expire ends the connection for cause: a close frame with code and
 // reason (if it can be sent within a second), then TCP.
-func (c *Conn) expire(code int, reason string, cause error) {
+func (c *Conn) expire(code StatusCode, reason string, cause error) {
 	var buf [frame.MaxControlPayload]byte
-	p := frame.AppendClose(buf[:0], code, reason)
+	p := frame.AppendClose(buf[:0], int(code), reason)
 	c.writeFrame(context.Background(), min(c.closeTimeout, time.Second), true, 0, frame.OpClose, p)
 	c.closeTCP(cause)
 }

@@ -127,14 +127,14 @@ func TestKeepaliveCountsBytes(t *testing.T) {
 
 // expectClose reads frames from the Conn until a close frame, asserting
 // its status, then the end of the connection.
-func (p *rawPeer) expectClose(code int) {
+func (p *rawPeer) expectClose(code StatusCode) {
 	p.t.Helper()
 	for {
 		h, b := p.readFrame()
 		if h.Opcode != frame.OpClose {
 			continue
 		}
-		if len(b) < 2 || int(b[0])<<8|int(b[1]) != code {
+		if len(b) < 2 || StatusCode(b[0])<<8|StatusCode(b[1]) != code {
 			p.t.Fatalf("close frame %x, want status %d", b, code)
 		}
 		p.readEOF()

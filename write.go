@@ -30,7 +30,7 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 		return err
 	}
 	defer release(c.msgSem)
-	if c.codec == nil {
+	if c.codec == nil || c.uncompressed.Load() {
 		return c.sent(typ, p, c.writeFrame(ctx, 0, true, 0, frame.Opcode(typ), p))
 	}
 	if !c.codecUse.enter(c.codec) {
@@ -80,7 +80,7 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	w := &messageWriter{c: c}
 	w.start(ctx, typ)
 	w.ownsTurn = true
-	if c.codec == nil {
+	if c.codec == nil || c.uncompressed.Load() {
 		return w, nil
 	}
 	enc, rsv := c.codec.NewWriter(w, -1)

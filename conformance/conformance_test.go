@@ -108,7 +108,7 @@ func TestWebsockClient(t *testing.T) {
 		}
 		defer srv.Close()
 		base := "ws" + strings.TrimPrefix(srv.URL, "http")
-		playClient(t, cases, base, &websock.DialOptions{InsecureSkipVerify: true, Extensions: extensions()})
+		playClient(t, cases, base, &websock.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}, Extensions: extensions()})
 		requireStrict(t, fuzzer.Results("websock"), len(cases))
 	})
 }

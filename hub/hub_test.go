@@ -193,7 +193,7 @@ func TestOrderPerPublisherAndNoDuplicates(t *testing.T) {
 func TestSlowConsumerClosed(t *testing.T) {
 	for _, tt := range []struct {
 		policy SlowPolicy
-		code   int
+		code   websock.StatusCode
 	}{
 		{CloseTryAgainLater, websock.StatusTryAgainLater},
 		{ClosePolicyViolation, websock.StatusPolicyViolation},

@@ -205,7 +205,7 @@ func (b *execBackend) run(ctx context.Context, c *websock.Conn, env []string, re
 
 // closeWith closes c with code and reason once the program has ended, and
 // waits for the reading of c to end.
-func (b *execBackend) closeWith(c *websock.Conn, inDone <-chan error, code int, reason string) error {
+func (b *execBackend) closeWith(c *websock.Conn, inDone <-chan error, code websock.StatusCode, reason string) error {
 	c.Close(code, reason)
 	<-inDone
 	return &websock.CloseError{Code: code, Reason: reason}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -150,7 +151,7 @@ func TestExecEnvironmentOverTLS(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, _, err := websock.Dial(ctx, "wss://"+s.addrs["wss"].String()+"/wss", &websock.DialOptions{InsecureSkipVerify: true})
+	c, _, err := websock.Dial(ctx, "wss://"+s.addrs["wss"].String()+"/wss", &websock.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,7 @@ func TestExecExitStatusClosesConnection(t *testing.T) {
 	for _, tt := range []struct {
 		command string
 		lines   []string
-		code    int
+		code    websock.StatusCode
 		reason  string
 	}{
 		{`sh -c 'echo first; printf last'`, []string{"first", "last"}, websock.StatusNormalClosure, ""},

@@ -185,7 +185,7 @@ func TestProxyDialFailure(t *testing.T) {
 // while reading the close the server sends; it returns that close, how
 // much was sent and the most the heap grew meanwhile. It fails the test if
 // 512 MiB went through (nothing slowed the client).
-func floodUntilClosed(t *testing.T, c *websock.Conn) (code int, reason string, sent int, growth int64) {
+func floodUntilClosed(t *testing.T, c *websock.Conn) (code websock.StatusCode, reason string, sent int, growth int64) {
 	t.Helper()
 	before := heapInUse()
 	msg := []byte(strings.Repeat("x", 1<<20))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -98,7 +99,7 @@ flags:`)
 	}
 	url := fs.Arg(0)
 	opts := func() *websock.DialOptions {
-		o := &websock.DialOptions{InsecureSkipVerify: *insecure, ConnOptions: websock.ConnOptions{ReadLimit: -1}}
+		o := &websock.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: *insecure}, ConnOptions: websock.ConnOptions{ReadLimit: -1}}
 		if *compress {
 			noTakeover := !*takeover
 			o.Extensions = []websock.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: noTakeover, ClientNoContextTakeover: noTakeover}}

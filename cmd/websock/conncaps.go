@@ -8,7 +8,7 @@ const descriptorReserve = 64
 // connCaps are the caps on connections derived from -max-conns and the
 // file descriptor limit.
 type connCaps struct {
-	websocket   int    // WebSocket connections and handshakes (Tracker.Max); 0: no cap
+	websocket   int    // WebSocket connections and handshakes (ConnSet.MaxConns); 0: no cap
 	tcp         int    // open TCP connections of any kind; 0: no cap
 	descriptors uint64 // the file descriptor limit; 0: unknown
 	lowered     bool   // -max-conns did not fit the descriptor limit

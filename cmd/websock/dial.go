@@ -92,10 +92,9 @@ flags:`)
 		return fmt.Errorf("dial: %w", err)
 	}
 	opts := &websock.DialOptions{
-		Header:             http.Header(header),
-		TLSConfig:          tlsConfig,
-		InsecureSkipVerify: *insecure,
-		HandshakeTimeout:   *timeout,
+		Header:           http.Header(header),
+		TLSConfig:        tlsConfig,
+		HandshakeTimeout: *timeout,
 	}
 	if *subprotocols != "" {
 		opts.Subprotocols = strings.Split(*subprotocols, ",")

@@ -124,10 +124,10 @@ func (mc *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(wireOutDesc, out.WireBytes, name)
 	}
 	for code, n := range s.CloseSent {
-		counter(closeOutDesc, n, strconv.Itoa(code))
+		counter(closeOutDesc, n, strconv.Itoa(int(code)))
 	}
 	for code, n := range s.CloseReceived {
-		counter(closeInDesc, n, strconv.Itoa(code))
+		counter(closeInDesc, n, strconv.Itoa(int(code)))
 	}
 	for kind, n := range map[string]uint64{
 		"keepalive": s.KeepaliveTimeouts,

@@ -87,7 +87,7 @@ func readText(t *testing.T, c *websock.Conn) string {
 
 // readClose reads until the connection ends and returns its close status
 // and reason.
-func readClose(t *testing.T, c *websock.Conn) (int, string) {
+func readClose(t *testing.T, c *websock.Conn) (websock.StatusCode, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

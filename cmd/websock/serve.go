@@ -308,7 +308,7 @@ func (cfg *serveConfig) connOptions() websock.ConnOptions {
 }
 
 // acceptOptions is how the echo endpoint accepts connections.
-func (cfg *serveConfig) acceptOptions(tracker *websock.Tracker) *websock.AcceptOptions {
+func (cfg *serveConfig) acceptOptions(tracker *websock.ConnSet) *websock.AcceptOptions {
 	var extensions []websock.Extension
 	if cfg.deflate {
 		// Without context takeover unless asked: an idle connection then
@@ -321,7 +321,7 @@ func (cfg *serveConfig) acceptOptions(tracker *websock.Tracker) *websock.AcceptO
 	return &websock.AcceptOptions{
 		Extensions:       extensions,
 		OriginPatterns:   cfg.origins,
-		Tracker:          tracker,
+		ConnSet:          tracker,
 		HandshakeTimeout: cfg.handshake,
 		ConnOptions:      cfg.connOptions(),
 	}

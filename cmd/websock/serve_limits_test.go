@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -185,7 +186,7 @@ func TestServeDropsSilentPeersAndFreesSlots(t *testing.T) {
 		opened time.Time
 	}
 	var peers []silent
-	// The Tracker counts a connection twice from its 101 response until
+	// The ConnSet counts a connection twice from its 101 response until
 	// Accept returns, so a peer that follows at once may be refused while
 	// a place is in fact free: such refusals are retried.
 	for refusals := 0; len(peers) < maxConns; {
@@ -361,7 +362,7 @@ func TestServeWebSocketOutlivesHTTPTimeouts(t *testing.T) {
 				}
 			}
 			ctx := context.Background()
-			c, _, err := websock.Dial(ctx, scheme+"://"+s.addrs[scheme].String()+"/"+scheme, &websock.DialOptions{InsecureSkipVerify: true})
+			c, _, err := websock.Dial(ctx, scheme+"://"+s.addrs[scheme].String()+"/"+scheme, &websock.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -65,7 +65,7 @@ func TestServeEchoesOnWSAndWSS(t *testing.T) {
 	s, logs := startTestServer(t)
 	ctx := context.Background()
 	for _, url := range []string{"ws://" + s.addrs["ws"].String() + "/ws", "wss://" + s.addrs["wss"].String() + "/wss"} {
-		c, _, err := websock.Dial(ctx, url, &websock.DialOptions{InsecureSkipVerify: true})
+		c, _, err := websock.Dial(ctx, url, &websock.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
 		if err != nil {
 			t.Fatalf("%s: %v", url, err)
 		}
@@ -105,7 +105,7 @@ func TestServeShutdownSendsGoingAway(t *testing.T) {
 	results := make(chan error, n)
 	for i := 0; i < n; i++ {
 		url := "ws://" + s.addrs["ws"].String() + "/ws"
-		opts := &websock.DialOptions{InsecureSkipVerify: true}
+		opts := &websock.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}}
 		if i%2 == 1 || i >= 4 {
 			url = "wss://" + s.addrs["wss"].String() + "/wss"
 		}

@@ -31,7 +31,7 @@ type server struct {
 
 	pubsub   *pubsubBackend                  // with -pubsub
 	cert     atomic.Pointer[tls.Certificate] // served to new TLS connections
-	tracker  websock.Tracker
+	tracker  websock.ConnSet
 	handlers sync.WaitGroup // handshakes and connections being served
 }
 
@@ -44,7 +44,7 @@ func newServer(cfg serveConfig, logger *slog.Logger) *server {
 // start binds the listeners and serves in the background.
 func (s *server) start() error {
 	caps := connCapsFor(s.cfg.maxConns, descriptorLimit())
-	s.tracker.Max = caps.websocket
+	s.tracker.MaxConns = caps.websocket
 	s.budget = newConnBudget(caps.tcp, s.log)
 	if caps.lowered {
 		s.log.Warn("-max-conns lowered to fit the file descriptor limit", "max_conns", caps.websocket, "descriptor_limit", caps.descriptors)
@@ -232,7 +232,7 @@ func (s *server) serveConn(c *websock.Conn, serve func(context.Context) error, r
 	c.CloseNow()
 	attrs := []any{"remote", remote, "duration", time.Since(start).Round(time.Millisecond)}
 	if code := websock.CloseStatus(err); code > 0 {
-		attrs = append(attrs, "code", code)
+		attrs = append(attrs, "code", int(code))
 	}
 	var ce *websock.CloseError
 	// A close by either side is routine; anything else (timeouts, failed

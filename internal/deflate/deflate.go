@@ -76,7 +76,23 @@ func NewCompressor(level, bits int, takeover bool) *Compressor {
 // Params returns the compressor's level, window bits and whether it keeps
 // its window across messages.
 func (c *Compressor) Params() (level, bits int, takeover bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.level, c.bits, c.takeover
+}
+
+// SetLevel sets the level (1..9) of the messages compressed from the next
+// Writer on; it must not be called while a message is being written. With
+// takeover, the next message still refers to the window of the previous
+// ones: a writer of the new level is primed from it.
+func (c *Compressor) SetLevel(level int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if level < 1 || level > 9 || level == c.level {
+		return
+	}
+	c.putWriter()
+	c.level = level
 }
 
 // writerPools holds idle flate writers by window bits and level.

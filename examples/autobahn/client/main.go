@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log"
@@ -26,8 +27,8 @@ func main() {
 
 	opts := func() *websock.DialOptions {
 		return &websock.DialOptions{
-			InsecureSkipVerify: *insecure,
-			Extensions:         autobahnExtensions(),
+			TLSConfig:  &tls.Config{InsecureSkipVerify: *insecure},
+			Extensions: autobahnExtensions(),
 		}
 	}
 	ctx := context.Background()

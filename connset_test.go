@@ -9,16 +9,16 @@ import (
 	"time"
 )
 
-func trackedEchoServer(t *testing.T, tr *Tracker) *httptest.Server {
+func trackedEchoServer(t *testing.T, tr *ConnSet) *httptest.Server {
 	srv := httptest.NewServer(echoHandler(func(w http.ResponseWriter, r *http.Request) (*Conn, error) {
-		return Accept(w, r, &AcceptOptions{Tracker: tr})
+		return Accept(w, r, &AcceptOptions{ConnSet: tr})
 	}, nil))
 	t.Cleanup(srv.Close)
 	return srv
 }
 
-func TestTrackerCapsConnections(t *testing.T) {
-	tr := &Tracker{Max: 2}
+func TestConnSetCapsConnections(t *testing.T) {
+	tr := &ConnSet{MaxConns: 2}
 	srv := trackedEchoServer(t, tr)
 	a := dialEcho(t, urlOf(srv.URL), nil)
 	dialEcho(t, urlOf(srv.URL), nil)
@@ -33,13 +33,13 @@ func TestTrackerCapsConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	if tr.Len() != 1 {
-		t.Fatalf("tracker counts %d connections after a close, want 1", tr.Len())
+		t.Fatalf("the ConnSet counts %d connections after a close, want 1", tr.Len())
 	}
 	dialEcho(t, urlOf(srv.URL), nil)
 }
 
-func TestTrackerShutdown(t *testing.T) {
-	var tr Tracker
+func TestConnSetShutdown(t *testing.T) {
+	var tr ConnSet
 	srv := trackedEchoServer(t, &tr)
 	ctx := context.Background()
 	results := make(chan error, 3)
@@ -74,10 +74,10 @@ func TestTrackerShutdown(t *testing.T) {
 	}
 }
 
-// TestTrackerShutdownBounded: a peer that never answers the close is cut off
+// TestConnSetShutdownBounded: a peer that never answers the close is cut off
 // when the context ends.
-func TestTrackerShutdownBounded(t *testing.T) {
-	var tr Tracker
+func TestConnSetShutdownBounded(t *testing.T) {
+	var tr ConnSet
 	srv := trackedEchoServer(t, &tr)
 	raw := dialRaw(t, srv)
 	raw.send(true, 1, []byte("x"))

@@ -6,15 +6,15 @@ import (
 	"sync"
 )
 
-// A Tracker keeps track of server connections until they end, so that a
+// A ConnSet keeps track of server connections until they end, so that a
 // server can cap their number and close them all on shutdown. Connections
-// accepted with AcceptOptions.Tracker set are tracked. The zero value is
+// accepted with AcceptOptions.ConnSet set are tracked. The zero value is
 // ready to use and has no cap.
-type Tracker struct {
-	// Max is the largest number of open connections, handshakes in
+type ConnSet struct {
+	// MaxConns is the largest number of open connections, handshakes in
 	// progress included; Accept refuses more with 503 Service Unavailable.
 	// 0 means no cap.
-	Max int
+	MaxConns int
 
 	mu       sync.Mutex
 	conns    map[*Conn]struct{}
@@ -24,7 +24,7 @@ type Tracker struct {
 }
 
 // unreserve ends a handshake started after reserve that failed.
-func (t *Tracker) unreserve() {
+func (t *ConnSet) unreserve() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.pending--
@@ -33,7 +33,7 @@ func (t *Tracker) unreserve() {
 
 // add turns the reservation of a handshake into a connection, counted
 // once, unless it has already closed.
-func (t *Tracker) add(c *Conn) {
+func (t *ConnSet) add(c *Conn) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.pending--
@@ -45,13 +45,13 @@ func (t *Tracker) add(c *Conn) {
 }
 
 // closing reports whether Shutdown has begun.
-func (t *Tracker) closing() bool {
+func (t *ConnSet) closing() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.shutdown
 }
 
-func (t *Tracker) reserve() *HandshakeError {
+func (t *ConnSet) reserve() *HandshakeError {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.conns == nil {
@@ -60,14 +60,14 @@ func (t *Tracker) reserve() *HandshakeError {
 	switch {
 	case t.shutdown:
 		return &HandshakeError{Status: http.StatusServiceUnavailable, Reason: "server shutting down"}
-	case t.Max > 0 && len(t.conns)+t.pending >= t.Max:
+	case t.MaxConns > 0 && len(t.conns)+t.pending >= t.MaxConns:
 		return &HandshakeError{Status: http.StatusServiceUnavailable, Reason: "too many connections"}
 	}
 	t.pending++
 	return nil
 }
 
-func (t *Tracker) remove(c *Conn) {
+func (t *ConnSet) remove(c *Conn) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.conns, c)
@@ -75,7 +75,7 @@ func (t *Tracker) remove(c *Conn) {
 }
 
 // notifyLocked wakes Shutdown to look at the connections again.
-func (t *Tracker) notifyLocked() {
+func (t *ConnSet) notifyLocked() {
 	if t.changed != nil {
 		close(t.changed)
 		t.changed = make(chan struct{})
@@ -83,7 +83,7 @@ func (t *Tracker) notifyLocked() {
 }
 
 // Len returns the number of open connections.
-func (t *Tracker) Len() int {
+func (t *ConnSet) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.conns)
@@ -93,7 +93,7 @@ func (t *Tracker) Len() int {
 // (going away) and waits for their closing handshakes. When ctx is done
 // first, the remaining connections are closed at once and ctx's error is
 // returned.
-func (t *Tracker) Shutdown(ctx context.Context) error {
+func (t *ConnSet) Shutdown(ctx context.Context) error {
 	t.mu.Lock()
 	t.shutdown = true
 	if t.changed == nil {

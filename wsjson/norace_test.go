@@ -1,0 +1,5 @@
+//go:build !race
+
+package wsjson
+
+const raceEnabled = false
