@@ -1,8 +1,8 @@
 package websock
 
 import (
-	"crypto/tls"
 	"context"
+	"crypto/tls"
 	"net/http"
 	"runtime"
 	"testing"
