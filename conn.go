@@ -73,11 +73,11 @@ type Conn struct {
 	readErr     error           // sticky: the connection cannot be read any more
 	readCtx     context.Context // the context of the read call in progress
 	interrupted bool            // readCtx ended the read call in progress
+	inMessage   bool            // between the first and the last frame of a message
 	readWatch   ctxWatch        // interrupts blocked reads when readCtx is done
 	hdr         frame.Header    // frame being read
 	remaining   int64           // its unread payload bytes
 	maskPos     int
-	inMessage   bool  // between the first and the last frame of a message
 	rawSize     int64 // payload bytes of the current message so far
 	frames      frameReader
 	msg         messageReader

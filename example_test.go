@@ -196,5 +196,5 @@ func ExampleMetrics() {
 	// Output:
 	// connections opened: 1 open: 0
 	// text received: {Messages:1 PayloadBytes:5 WireBytes:5}
-	// close codes received: map[1000:1]
+	// close codes received: map[normal closure:1]
 }
