@@ -57,14 +57,23 @@ func TestConnBudgetWaitsThenEvictsIdle(t *testing.T) {
 		}
 	}
 	dial()
+	first := next(5 * time.Second)
+	// first goes idle and is active again before the cap is reached: it is
+	// no longer a keep-alive connection that may be closed to make room.
+	// (At the cap, an accept waiting for room closes a connection the
+	// moment it goes idle, so this is done below the cap.)
+	if first != nil {
+		b.connState(first, http.StateIdle)
+		b.connState(first, http.StateActive)
+	}
 	dial()
-	first, second := next(5*time.Second), next(5*time.Second)
+	second := next(5 * time.Second)
 	if first == nil || second == nil {
 		t.Fatal("connections under the cap not accepted")
 	}
 	dial()
 	if nc := next(300 * time.Millisecond); nc != nil {
-		t.Fatalf("a third connection was accepted with a cap of 2 and none idle (%d open)", b.openConns())
+		t.Fatalf("a third connection was accepted with a cap of 2 and none idle: the connection active again was closed, or the cap ignored (%d open)", b.openConns())
 	}
 	if !logs.contains("connection cap reached") {
 		t.Fatalf("waiting at the cap not logged:\n%s", logs.String())
@@ -93,12 +102,5 @@ func TestConnBudgetWaitsThenEvictsIdle(t *testing.T) {
 	}
 	if n := b.openConns(); n != 2 {
 		t.Fatalf("%d connections counted, want 2", n)
-	}
-	// A connection that is active again is not closed.
-	b.connState(third, http.StateIdle)
-	b.connState(third, http.StateActive)
-	dial()
-	if nc := next(300 * time.Millisecond); nc != nil {
-		t.Fatal("an active connection was closed to make room")
 	}
 }
