@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/websock/websock/extension"
 	"github.com/websock/websock/internal/handshake"
 )
 
@@ -45,7 +46,7 @@ type AcceptOptions struct {
 
 	// Extensions lists the extensions the server supports, e.g.
 	// &PerMessageDeflate{}. At most one of them is used per connection.
-	Extensions []Extension
+	Extensions []extension.Extension
 
 	// HandshakeTimeout bounds writing the handshake response; 0 means
 	// DefaultHandshakeTimeout. Reading the request is bounded by the
@@ -107,12 +108,12 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *Conn
 	if sub != "" {
 		respHeader.Set("Sec-WebSocket-Protocol", sub)
 	}
-	var codec Codec
+	var codec extension.Codec
 	var extHeader string
 	if len(opts.Extensions) > 0 {
 		offers, _ := parseExtensions(r.Header.Values("Sec-WebSocket-Extensions"))
 		for _, ext := range opts.Extensions {
-			var mine []ExtensionOffer
+			var mine []extension.Offer
 			for _, o := range offers {
 				if o.Name == ext.Name() {
 					mine = append(mine, o)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/websock/websock/extension"
 	"github.com/websock/websock/internal/frame"
 )
 
@@ -60,7 +61,7 @@ type acceptResult struct {
 func TestAcceptConnUpgrades(t *testing.T) {
 	opts := &AcceptOptions{
 		Subprotocols: []string{"chat"},
-		Extensions:   []Extension{&PerMessageDeflate{}},
+		Extensions:   []extension.Extension{&PerMessageDeflate{}},
 		RequestHooks: []RequestHook{func(r *http.Request, h http.Header) error {
 			h.Set("X-Room", r.URL.Query().Get("room"))
 			return nil
@@ -68,7 +69,7 @@ func TestAcceptConnUpgrades(t *testing.T) {
 	}
 	addr, results := acceptConnServer(t, opts)
 	ctx := context.Background()
-	c, resp, err := Dial(ctx, "ws://"+addr+"/ws?room=7", &DialOptions{Subprotocols: []string{"chat"}, Extensions: []Extension{&PerMessageDeflate{}}})
+	c, resp, err := Dial(ctx, "ws://"+addr+"/ws?room=7", &DialOptions{Subprotocols: []string{"chat"}, Extensions: []extension.Extension{&PerMessageDeflate{}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,10 @@
 package websock
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/websock/websock/extension"
+)
 
 // codecUse tells a connection's codec when it may give back what it holds:
 // once the connection has ended and no read or write call is using it.
@@ -12,7 +16,7 @@ type codecUse struct {
 
 // enter marks the start of a call that may use codec; it reports false,
 // and marks nothing, once the connection has ended.
-func (u *codecUse) enter(codec Codec) bool {
+func (u *codecUse) enter(codec extension.Codec) bool {
 	if codec == nil {
 		return true
 	}
@@ -26,7 +30,7 @@ func (u *codecUse) enter(codec Codec) bool {
 }
 
 // leave marks the end of a call that entered.
-func (u *codecUse) leave(codec Codec) {
+func (u *codecUse) leave(codec extension.Codec) {
 	if codec == nil {
 		return
 	}
@@ -41,7 +45,7 @@ func (u *codecUse) leave(codec Codec) {
 
 // end marks the end of the connection, releasing codec now or when the
 // last call using it leaves.
-func (u *codecUse) end(codec Codec) {
+func (u *codecUse) end(codec extension.Codec) {
 	if codec == nil {
 		return
 	}

@@ -8,12 +8,13 @@ import (
 	"strings"
 
 	"github.com/websock/websock"
+	"github.com/websock/websock/extension"
 )
 
 // A server that compresses text harder than the default and sends data
 // that is already compressed as it is.
 func ExampleConn_WriteUncompressed() {
-	deflate := []websock.Extension{&websock.PerMessageDeflate{}}
+	deflate := []extension.Extension{&websock.PerMessageDeflate{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websock.Accept(w, r, &websock.AcceptOptions{Extensions: deflate})
 		if err != nil {

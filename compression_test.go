@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/websock/websock/extension"
 	"github.com/websock/websock/internal/frame"
 )
 
@@ -38,7 +39,7 @@ func inflate(t testing.TB, p []byte) []byte {
 // newDeflatePair is newPair with permessage-deflate agreed, the server
 // compressing each message on its own.
 func newDeflatePair(t *testing.T) (*Conn, *rawPeer) {
-	_, codec, ok := (&PerMessageDeflate{ServerNoContextTakeover: true}).Negotiate([]ExtensionOffer{{Name: extensionName}})
+	_, codec, ok := (&PerMessageDeflate{ServerNoContextTakeover: true}).Negotiate([]extension.Offer{{Name: extensionName}})
 	if !ok {
 		t.Fatal("no codec")
 	}
@@ -100,7 +101,7 @@ func TestWriteUncompressed(t *testing.T) {
 // With context takeover, uncompressed messages and a change of level
 // between compressed ones leave the peer's decoding intact.
 func TestCompressionChangesWithTakeover(t *testing.T) {
-	deflate := func() []Extension { return []Extension{&PerMessageDeflate{Threshold: -1}} }
+	deflate := func() []extension.Extension { return []extension.Extension{&PerMessageDeflate{Threshold: -1}} }
 	server, client := connPair(t, &AcceptOptions{Extensions: deflate()}, &DialOptions{Extensions: deflate()})
 	ctx := context.Background()
 	msgs := [][]byte{text(3000), text(100), text(5000), text(3000), text(70000)}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/websock/websock/extension"
 	"github.com/websock/websock/internal/frame"
 	"github.com/websock/websock/internal/readbuf"
 )
@@ -52,7 +53,7 @@ type Conn struct {
 	server      bool
 	subprotocol string
 	extensions  string
-	codec       Codec
+	codec       extension.Codec
 	codecBits   byte
 	codecUse    codecUse
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/websock/websock/extension"
 	"github.com/websock/websock/internal/deflate"
 	"github.com/websock/websock/internal/frame"
 )
@@ -17,8 +18,8 @@ import (
 // (server) compression with context takeover and 32 KiB windows both ways,
 // and honours whatever a valid peer offer asks.
 //
-// Applications only set the fields; the methods implement Extension and
-// are called by Accept and Dial.
+// Applications only set the fields; the methods implement
+// [extension.Extension] and are called by Accept and Dial.
 type PerMessageDeflate struct {
 	// ServerNoContextTakeover makes the server compress each message on
 	// its own (RFC 7692 §7.1.1.1): a client requests it, a server applies
@@ -73,7 +74,7 @@ var errDeflateParam = errors.New("invalid permessage-deflate parameter")
 // unknown or duplicate parameter, no value on the *_no_context_takeover
 // ones, window bits in 8..15 (client_max_window_bits may have no value in
 // an offer).
-func parseDeflate(o ExtensionOffer, isOffer bool) (deflateParams, error) {
+func parseDeflate(o extension.Offer, isOffer bool) (deflateParams, error) {
 	var p deflateParams
 	seen := map[string]bool{}
 	for _, prm := range o.Params {
@@ -124,11 +125,11 @@ func bitsOr15(n int) int {
 	return n
 }
 
-func (p deflateParams) offer() ExtensionOffer {
-	o := ExtensionOffer{Name: extensionName}
-	flag := func(name string) { o.Params = append(o.Params, ExtensionParam{Name: name}) }
+func (p deflateParams) offer() extension.Offer {
+	o := extension.Offer{Name: extensionName}
+	flag := func(name string) { o.Params = append(o.Params, extension.Param{Name: name}) }
 	value := func(name string, n int) {
-		o.Params = append(o.Params, ExtensionParam{Name: name, Value: strconv.Itoa(n), HasValue: true})
+		o.Params = append(o.Params, extension.Param{Name: name, Value: strconv.Itoa(n), HasValue: true})
 	}
 	if p.serverNoContextTakeover {
 		flag("server_no_context_takeover")
@@ -152,7 +153,7 @@ func (p deflateParams) offer() ExtensionOffer {
 // response honours it exactly: server_no_context_takeover and
 // server_max_window_bits (at most the offered value) when offered,
 // client_max_window_bits only when offered.
-func (d *PerMessageDeflate) Negotiate(offers []ExtensionOffer) (ExtensionOffer, Codec, bool) {
+func (d *PerMessageDeflate) Negotiate(offers []extension.Offer) (extension.Offer, extension.Codec, bool) {
 	for _, o := range offers {
 		off, err := parseDeflate(o, true)
 		if err != nil {
@@ -181,11 +182,11 @@ func (d *PerMessageDeflate) Negotiate(offers []ExtensionOffer) (ExtensionOffer, 
 			deflate.NewDecompressor(clientBits, !resp.clientNoContextTakeover))
 		return resp.offer(), codec, true
 	}
-	return ExtensionOffer{}, nil, false
+	return extension.Offer{}, nil, false
 }
 
 // Offers returns the client's offer built from the options.
-func (d *PerMessageDeflate) Offers() []ExtensionOffer {
+func (d *PerMessageDeflate) Offers() []extension.Offer {
 	p := deflateParams{
 		serverNoContextTakeover: d.ServerNoContextTakeover,
 		clientNoContextTakeover: d.ClientNoContextTakeover,
@@ -195,7 +196,7 @@ func (d *PerMessageDeflate) Offers() []ExtensionOffer {
 	if b := d.windowRequest(d.ClientMaxWindowBits); b > 0 {
 		p.clientMaxWindowBits = b
 	}
-	return []ExtensionOffer{p.offer()}
+	return []extension.Offer{p.offer()}
 }
 
 func (d *PerMessageDeflate) windowRequest(n int) int {
@@ -209,7 +210,7 @@ func (d *PerMessageDeflate) windowRequest(n int) int {
 // returns the client's codec. A server_max_window_bits the client did not
 // request is accepted: it only tells that the server compresses with a
 // smaller window, which the client decodes anyway (some servers send it).
-func (d *PerMessageDeflate) Accept(response ExtensionOffer) (Codec, error) {
+func (d *PerMessageDeflate) Accept(response extension.Offer) (extension.Codec, error) {
 	r, err := parseDeflate(response, false)
 	if err != nil {
 		return nil, err
@@ -237,7 +238,7 @@ func (d *PerMessageDeflate) newCodec(c *deflate.Compressor, dc *deflate.Decompre
 	return &deflateCodec{c: c, d: dc, threshold: threshold}
 }
 
-// deflateCodec is the Codec of one connection.
+// deflateCodec is the extension.Codec of one connection.
 type deflateCodec struct {
 	c         *deflate.Compressor
 	d         *deflate.Decompressor

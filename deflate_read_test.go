@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/websock/websock/extension"
 	"github.com/websock/websock/internal/deflate"
 	"github.com/websock/websock/internal/frame"
 )
@@ -35,7 +36,7 @@ func TestDeflateAfterFinalBlock(t *testing.T) {
 		{"garbage", [][]byte{append(bytes.Clone(helloFinal), 0xff, 0xff)}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, ended := echoServer(t, false, &AcceptOptions{Extensions: []Extension{&PerMessageDeflate{}}})
+			srv, ended := echoServer(t, false, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
 			c := dialRaw(t, srv, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover")
 			for i, p := range tt.frames {
 				op, rsv := frame.OpContinuation, byte(0)

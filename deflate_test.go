@@ -8,10 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/websock/websock/extension"
 	"github.com/websock/websock/internal/frame"
 )
 
-func parseOffers(t *testing.T, header string) []ExtensionOffer {
+func parseOffers(t *testing.T, header string) []extension.Offer {
 	t.Helper()
 	offers, _ := parseExtensions([]string{header})
 	return offers
@@ -110,10 +111,10 @@ func TestDeflateClientChecksResponse(t *testing.T) {
 func TestDeflateEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	for _, server := range []PerMessageDeflate{{}, {ServerNoContextTakeover: true}, {ClientNoContextTakeover: true}, {ServerMaxWindowBits: 9, ClientMaxWindowBits: 8}} {
-		srv, _ := echoServer(t, false, &AcceptOptions{Extensions: []Extension{&server}})
+		srv, _ := echoServer(t, false, &AcceptOptions{Extensions: []extension.Extension{&server}})
 		for _, client := range []PerMessageDeflate{{}, {ServerNoContextTakeover: true}, {ClientNoContextTakeover: true}, {ServerMaxWindowBits: 8}, {ClientMaxWindowBits: 10, ServerMaxWindowBits: 12}, {Threshold: -1}} {
 			name := fmt.Sprintf("server%+v/client%+v", server, client)
-			c, resp, err := Dial(ctx, urlOf(srv.URL), &DialOptions{Extensions: []Extension{&client}})
+			c, resp, err := Dial(ctx, urlOf(srv.URL), &DialOptions{Extensions: []extension.Extension{&client}})
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
@@ -158,7 +159,7 @@ func TestDeflateEndToEnd(t *testing.T) {
 // TestDeflateOnTheWire: compressed messages carry RSV1 on the first frame
 // only; small ones go uncompressed.
 func TestDeflateOnTheWire(t *testing.T) {
-	srv, _ := echoServer(t, false, &AcceptOptions{Extensions: []Extension{&PerMessageDeflate{}}})
+	srv, _ := echoServer(t, false, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
 	c := dialRaw(t, srv, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover")
 	// "Hello" compressed (RFC 7692 §7.2.3.1).
 	c.write(frameBytes(true, frame.RSV1, frame.OpText, []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}, false))
@@ -179,7 +180,7 @@ func TestDeflateOnTheWire(t *testing.T) {
 }
 
 func TestDeflateCorruptDataFails1007(t *testing.T) {
-	srv, ended := echoServer(t, false, &AcceptOptions{Extensions: []Extension{&PerMessageDeflate{}}})
+	srv, ended := echoServer(t, false, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
 	c := dialRaw(t, srv, "Sec-WebSocket-Extensions: permessage-deflate")
 	c.write(frameBytes(true, frame.RSV1, frame.OpBinary, []byte{0xff, 0xff, 0xff, 0xff, 0xff}, false))
 	c.expectClose(StatusInvalidPayload)
@@ -191,9 +192,9 @@ func TestDeflateCorruptDataFails1007(t *testing.T) {
 // TestDeflateBombBounded: a small compressed message that inflates beyond
 // the read limit fails with 1009 after at most the limit is produced.
 func TestDeflateBombBounded(t *testing.T) {
-	srv, ended := echoServer(t, false, &AcceptOptions{Extensions: []Extension{&PerMessageDeflate{}}, ConnOptions: ConnOptions{ReadLimit: 1 << 20}})
+	srv, ended := echoServer(t, false, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}, ConnOptions: ConnOptions{ReadLimit: 1 << 20}})
 	ctx := context.Background()
-	c, _, err := Dial(ctx, urlOf(srv.URL), &DialOptions{Extensions: []Extension{&PerMessageDeflate{}}})
+	c, _, err := Dial(ctx, urlOf(srv.URL), &DialOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/websock/websock/extension"
 	"github.com/websock/websock/internal/handshake"
 )
 
@@ -30,7 +31,7 @@ type DialOptions struct {
 	Subprotocols []string
 
 	// Extensions lists the extensions to offer, e.g. &PerMessageDeflate{}.
-	Extensions []Extension
+	Extensions []extension.Extension
 
 	// TLSConfig is used for wss:// (roots, client certificates, SNI). The
 	// server name defaults to the URL's host.
@@ -265,7 +266,7 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, opts *DialOpt
 	var nonce [16]byte
 	rand.Read(nonce[:])
 	key := handshake.NewKey(nonce)
-	var offers []ExtensionOffer
+	var offers []extension.Offer
 	for _, e := range opts.Extensions {
 		offers = append(offers, e.Offers()...)
 	}
@@ -336,8 +337,8 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, opts *DialOpt
 
 // checkResponse checks the subprotocol and extension the server chose
 // against the offers, and runs the hooks.
-func checkResponse(resp *http.Response, opts *DialOptions) (sub string, codec Codec, extHeader string, err error) {
-	reject := func(format string, args ...any) (string, Codec, string, error) {
+func checkResponse(resp *http.Response, opts *DialOptions) (sub string, codec extension.Codec, extHeader string, err error) {
+	reject := func(format string, args ...any) (string, extension.Codec, string, error) {
 		return "", nil, "", fmt.Errorf("websock: dial: invalid handshake response: "+format, args...)
 	}
 	if vals := handshake.Tokens(resp.Header, "Sec-WebSocket-Protocol"); len(vals) > 0 {
@@ -360,7 +361,7 @@ func checkResponse(resp *http.Response, opts *DialOptions) (sub string, codec Co
 
 // acceptExtensions checks the server's Sec-WebSocket-Extensions against the
 // offered extensions and returns the codec of the one agreed.
-func acceptExtensions(values []string, offered []Extension) (Codec, string, error) {
+func acceptExtensions(values []string, offered []extension.Extension) (extension.Codec, string, error) {
 	resps, ok := parseExtensions(values)
 	if !ok {
 		return nil, "", fmt.Errorf("malformed Sec-WebSocket-Extensions %q", strings.Join(values, ", "))

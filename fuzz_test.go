@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 	stdutf8 "unicode/utf8"
+
+	"github.com/websock/websock/extension"
 )
 
 // streamConn is a net.Conn that reads a fixed byte stream and discards
@@ -41,7 +43,7 @@ func FuzzServerRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, stream []byte, compress bool) {
 		cfg := connConfig{server: true, ConnOptions: ConnOptions{ReadLimit: 1 << 20, CloseTimeout: time.Millisecond}}
 		if compress {
-			_, codec, _ := (&PerMessageDeflate{}).Negotiate([]ExtensionOffer{{Name: "permessage-deflate"}})
+			_, codec, _ := (&PerMessageDeflate{}).Negotiate([]extension.Offer{{Name: "permessage-deflate"}})
 			cfg.codec = codec
 		}
 		c := newConn(&streamConn{bytes.NewReader(stream)}, nil, cfg)
@@ -98,7 +100,7 @@ func FuzzAcceptHeaders(f *testing.F) {
 	f.Add("websocket", "Upgrade", "dGhlIHNhbXBsZSBub25jZQ==", "13", "", "permessage-deflate")
 	f.Add("h2c", "keep-alive", "short", "8", "http://evil", "x;;")
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := Accept(w, r, &AcceptOptions{Extensions: []Extension{&PerMessageDeflate{}}, Subprotocols: []string{"a"}})
+		c, err := Accept(w, r, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}, Subprotocols: []string{"a"}})
 		if err == nil {
 			c.CloseNow()
 		}

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/net/http2"
 
+	"github.com/websock/websock/extension"
 	"github.com/websock/websock/internal/stream"
 )
 
@@ -121,7 +122,7 @@ func isCleartext(ctx context.Context) bool { return ctx.Value(cleartextKey{}) !=
 // §4 and §5): :protocol websocket, no key, and a 200 for an answer.
 func dialStream(ctx context.Context, u *url.URL, secure bool, opts *DialOptions) (*Conn, *http.Response, error) {
 	h := opts.HTTP2
-	var offers []ExtensionOffer
+	var offers []extension.Offer
 	for _, e := range opts.Extensions {
 		offers = append(offers, e.Offers()...)
 	}

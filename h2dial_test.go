@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/websock/websock/extension"
 )
 
 // h2Server is a TLS server offering HTTP/2 and HTTP/1.1 that counts the
@@ -106,9 +108,9 @@ func echoOnce(t testing.TB, c *Conn, msg []byte) {
 // keeps them all open while each echoes messages.
 func TestHTTP2Multiplexed(t *testing.T) {
 	t.Parallel()
-	srv := newH2Server(t, h2Echo(t, &AcceptOptions{Extensions: []Extension{&PerMessageDeflate{}}}))
+	srv := newH2Server(t, h2Echo(t, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}}))
 	h := newH2Client(t)
-	opts := &DialOptions{HTTP2: h, Extensions: []Extension{&PerMessageDeflate{}}}
+	opts := &DialOptions{HTTP2: h, Extensions: []extension.Extension{&PerMessageDeflate{}}}
 	ctx := context.Background()
 	const n = 20
 	conns := make([]*Conn, n)

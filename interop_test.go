@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/websock/websock/extension"
 	"github.com/websock/websock/internal/peertest"
 )
 
@@ -27,7 +28,7 @@ func TestForeignClientsAgainstOurServer(t *testing.T) {
 						args = append(args, "--deflate")
 					}
 					cmd := peertest.Command(t, interopDir, script, args...)
-					srv, _ := echoServer(t, tlsOn, &AcceptOptions{Extensions: []Extension{&PerMessageDeflate{}}})
+					srv, _ := echoServer(t, tlsOn, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
 					cmd.Args = append(cmd.Args, "ws"+strings.TrimPrefix(srv.URL, "http")+"/")
 					out, err := cmd.CombinedOutput()
 					if err != nil || !strings.HasPrefix(string(out), "ok") {
@@ -63,7 +64,7 @@ func testForeignServer(t *testing.T, script string, compress bool) {
 			url := peertest.StartServer(t, interopDir, script, args...)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			c, _, err := Dial(ctx, url, &DialOptions{Extensions: []Extension{&PerMessageDeflate{}}})
+			c, _, err := Dial(ctx, url, &DialOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
 			if err != nil {
 				t.Fatal(err)
 			}

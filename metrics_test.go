@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/websock/websock/extension"
 	"github.com/websock/websock/internal/frame"
 )
 
@@ -98,7 +99,7 @@ func readFails(t *testing.T, c *Conn, want error) {
 // TestMetricsCountEvents: each event moves its counters, on the side that
 // sees it, and no other counter.
 func TestMetricsCountEvents(t *testing.T) {
-	deflate := func() []Extension { return []Extension{&PerMessageDeflate{}} }
+	deflate := func() []extension.Extension { return []extension.Extension{&PerMessageDeflate{}} }
 	tests := []struct {
 		name string
 		// run makes the event happen with the server's and the client's

@@ -11,6 +11,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/websock/websock/extension"
 )
 
 // connPair connects a client Conn to a server Conn over loopback TCP.
@@ -93,7 +95,7 @@ func TestNetConnStreamsMessages(t *testing.T) {
 }
 
 func TestNetConnSmallReadsKeepOrder(t *testing.T) {
-	server, client := connPair(t, &AcceptOptions{Extensions: []Extension{&PerMessageDeflate{Threshold: -1}}}, &DialOptions{Extensions: []Extension{&PerMessageDeflate{}}})
+	server, client := connPair(t, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{Threshold: -1}}}, &DialOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
 	ctx := context.Background()
 	want := bytes.Repeat([]byte("compressed stream "), 1000)
 	go func() {

@@ -1,6 +1,10 @@
 package websock
 
-import "time"
+import (
+	"time"
+
+	"github.com/websock/websock/extension"
+)
 
 // Default limits, used when options leave them zero.
 const (
@@ -84,6 +88,6 @@ type connConfig struct {
 	server      bool
 	subprotocol string
 	extensions  string
-	codec       Codec
+	codec       extension.Codec
 	tracker     *ConnSet
 }

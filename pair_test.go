@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/websock/websock/extension"
 	"github.com/websock/websock/internal/frame"
 )
 
@@ -27,7 +28,7 @@ func newPair(t testing.TB, opts ConnOptions, compressed bool) (*Conn, *rawPeer) 
 	t.Helper()
 	cfg := connConfig{ConnOptions: opts, server: true}
 	if compressed {
-		_, codec, ok := (&PerMessageDeflate{}).Negotiate([]ExtensionOffer{{Name: extensionName}})
+		_, codec, ok := (&PerMessageDeflate{}).Negotiate([]extension.Offer{{Name: extensionName}})
 		if !ok {
 			t.Fatal("no codec")
 		}

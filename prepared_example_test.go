@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/websock/websock"
+	"github.com/websock/websock/extension"
 )
 
 // One message, encoded once, written to every connected client.
@@ -19,7 +20,7 @@ func ExamplePreparedMessage() {
 	joined := make(chan struct{}, 3)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websock.Accept(w, r, &websock.AcceptOptions{
-			Extensions: []websock.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: true}},
+			Extensions: []extension.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: true}},
 		})
 		if err != nil {
 			return
@@ -36,7 +37,7 @@ func ExamplePreparedMessage() {
 	var clients []*websock.Conn
 	for range 3 {
 		c, _, err := websock.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), &websock.DialOptions{
-			Extensions: []websock.Extension{&websock.PerMessageDeflate{}},
+			Extensions: []extension.Extension{&websock.PerMessageDeflate{}},
 		})
 		if err != nil {
 			fmt.Println(err)

@@ -10,13 +10,14 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/websock/websock/extension"
 	"github.com/websock/websock/internal/frame"
 	"github.com/websock/websock/internal/mask"
 )
 
 // deflateCodecFor negotiates permessage-deflate on the server side for a
 // client offer.
-func deflateCodecFor(t testing.TB, ext *PerMessageDeflate, offer string) Codec {
+func deflateCodecFor(t testing.TB, ext *PerMessageDeflate, offer string) extension.Codec {
 	t.Helper()
 	offers, _ := parseExtensions([]string{offer})
 	_, codec, ok := ext.Negotiate(offers)
@@ -48,25 +49,25 @@ func TestPreparedMessageEncodings(t *testing.T) {
 	tests := []struct {
 		name       string
 		server     bool
-		codec      func(t *testing.T) Codec
+		codec      func(t *testing.T) extension.Codec
 		compressed bool
 	}{
-		{"plain server", true, func(*testing.T) Codec { return nil }, false},
-		{"plain client", false, func(*testing.T) Codec { return nil }, false},
-		{"no takeover server", true, func(t *testing.T) Codec {
+		{"plain server", true, func(*testing.T) extension.Codec { return nil }, false},
+		{"plain client", false, func(*testing.T) extension.Codec { return nil }, false},
+		{"no takeover server", true, func(t *testing.T) extension.Codec {
 			return deflateCodecFor(t, &PerMessageDeflate{}, "permessage-deflate; server_no_context_takeover")
 		}, true},
-		{"no takeover 9 bits server", true, func(t *testing.T) Codec {
+		{"no takeover 9 bits server", true, func(t *testing.T) extension.Codec {
 			return deflateCodecFor(t, &PerMessageDeflate{}, "permessage-deflate; server_no_context_takeover; server_max_window_bits=9")
 		}, true},
-		{"no takeover client", false, func(t *testing.T) Codec {
-			c, err := (&PerMessageDeflate{ClientNoContextTakeover: true}).Accept(ExtensionOffer{Name: extensionName})
+		{"no takeover client", false, func(t *testing.T) extension.Codec {
+			c, err := (&PerMessageDeflate{ClientNoContextTakeover: true}).Accept(extension.Offer{Name: extensionName})
 			if err != nil {
 				t.Fatal(err)
 			}
 			return c
 		}, true},
-		{"takeover server: uncompressed", true, func(t *testing.T) Codec {
+		{"takeover server: uncompressed", true, func(t *testing.T) extension.Codec {
 			return deflateCodecFor(t, &PerMessageDeflate{}, "permessage-deflate")
 		}, false},
 	}
@@ -288,7 +289,7 @@ func TestPreparedMessageConcurrent(t *testing.T) {
 	const conns, writes = 8, 20
 	var wg sync.WaitGroup
 	for i := range conns {
-		var codec Codec
+		var codec extension.Codec
 		if i%2 == 1 {
 			codec = deflateCodecFor(t, &PerMessageDeflate{}, "permessage-deflate; server_no_context_takeover")
 		}

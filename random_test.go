@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/websock/websock/extension"
 )
 
 // TestRandomCancellations: many connections, each with a sender and a
@@ -42,7 +44,7 @@ func testRandomCancellations(t *testing.T, overHTTP2 bool) {
 		seeds <- uint64(i)*7919 + 1
 	}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		opts := &AcceptOptions{Extensions: []Extension{&PerMessageDeflate{Threshold: -1}}}
+		opts := &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{Threshold: -1}}}
 		c, err := Accept(w, r, opts)
 		if err != nil {
 			results <- result{err: err}
@@ -108,7 +110,7 @@ func testRandomCancellations(t *testing.T, overHTTP2 bool) {
 		go func(i int) {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(i), 3))
-			c, _, err := Dial(context.Background(), url, &DialOptions{HTTP2: h2, Extensions: []Extension{&PerMessageDeflate{Threshold: -1, ServerNoContextTakeover: i%3 == 0}}})
+			c, _, err := Dial(context.Background(), url, &DialOptions{HTTP2: h2, Extensions: []extension.Extension{&PerMessageDeflate{Threshold: -1, ServerNoContextTakeover: i%3 == 0}}})
 			if err != nil {
 				sends[i].failed = err
 				return

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/websock/websock/extension"
 	"github.com/websock/websock/internal/deflate"
 	"github.com/websock/websock/internal/frame"
 	"github.com/websock/websock/internal/handshake"
@@ -166,7 +167,7 @@ func BenchmarkReadTCP(b *testing.B) {
 				ConnOptions: ConnOptions{ReadLimit: 2 << 20},
 			}
 			if bc.compressed {
-				opts.Extensions = []Extension{&PerMessageDeflate{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
+				opts.Extensions = []extension.Extension{&PerMessageDeflate{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
 			}
 			ctx := context.Background()
 			conn, _, err := Dial(ctx, srv.url(), opts)

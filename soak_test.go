@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/websock/websock/extension"
 )
 
 // soakTimeout bounds the server's waits on a client (write, close,
@@ -49,7 +51,7 @@ func TestSoak(t *testing.T) {
 	tracker := &ConnSet{}
 	opts := &AcceptOptions{
 		ConnSet:    tracker,
-		Extensions: []Extension{&PerMessageDeflate{}},
+		Extensions: []extension.Extension{&PerMessageDeflate{}},
 		ConnOptions: ConnOptions{
 			// Generous: they drop the misbehaving clients, and must never
 			// drop a well-behaved one that a loaded machine slows down.
@@ -152,7 +154,7 @@ func wellBehaved(id int, url string, compress bool, rounds int, deadline time.Ti
 	ctx := context.Background()
 	opts := &DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}}
 	if compress {
-		opts.Extensions = []Extension{&PerMessageDeflate{}}
+		opts.Extensions = []extension.Extension{&PerMessageDeflate{}}
 	}
 	c, _, err := Dial(ctx, url, opts)
 	if err != nil {

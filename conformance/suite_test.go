@@ -6,6 +6,7 @@ import (
 
 	"github.com/websock/websock"
 	"github.com/websock/websock/conformance"
+	"github.com/websock/websock/extension"
 )
 
 // representative is the part of the catalogue the tests play against the
@@ -44,4 +45,4 @@ func suiteCases(t *testing.T, tlsOn bool) []*conformance.Case {
 	return cases
 }
 
-func extensions() []websock.Extension { return []websock.Extension{&websock.PerMessageDeflate{}} }
+func extensions() []extension.Extension { return []extension.Extension{&websock.PerMessageDeflate{}} }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/websock/websock"
+	"github.com/websock/websock/extension"
 )
 
 func benchCmd(args []string) error {
@@ -102,7 +103,7 @@ flags:`)
 		o := &websock.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: *insecure}, ConnOptions: websock.ConnOptions{ReadLimit: -1}}
 		if *compress {
 			noTakeover := !*takeover
-			o.Extensions = []websock.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: noTakeover, ClientNoContextTakeover: noTakeover}}
+			o.Extensions = []extension.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: noTakeover, ClientNoContextTakeover: noTakeover}}
 		}
 		return o
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/websock/websock"
+	"github.com/websock/websock/extension"
 )
 
 // headerFlags collects repeated -H "Name: value" flags.
@@ -103,7 +104,7 @@ flags:`)
 		opts.Header.Set("Origin", *origin)
 	}
 	if *compress {
-		opts.Extensions = []websock.Extension{&websock.PerMessageDeflate{}}
+		opts.Extensions = []extension.Extension{&websock.PerMessageDeflate{}}
 	}
 	c, _, err := websock.Dial(ctx, fs.Arg(0), opts)
 	if err != nil {

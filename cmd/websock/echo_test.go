@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/websock/websock"
+	"github.com/websock/websock/extension"
 )
 
 // TestEchoHoldsNothingWhileIdle: after echoing a 1 MiB message, an idle
@@ -71,7 +72,7 @@ func TestEchoWithinMemoryBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer small.CloseNow()
-	big, _, err := websock.Dial(ctx, url, &websock.DialOptions{Extensions: []websock.Extension{&websock.PerMessageDeflate{}}})
+	big, _, err := websock.Dial(ctx, url, &websock.DialOptions{Extensions: []extension.Extension{&websock.PerMessageDeflate{}}})
 	if err != nil {
 		t.Fatal(err)
 	}

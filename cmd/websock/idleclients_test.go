@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/websock/websock"
+	"github.com/websock/websock/extension"
 )
 
 // idleClientsEnv, when set in the environment of the test binary, makes it
@@ -48,7 +49,7 @@ func runIdleClients(spec string) int {
 	for i := range n {
 		opts := &websock.DialOptions{ConnOptions: websock.ConnOptions{ReadLimit: -1}}
 		if compress {
-			opts.Extensions = []websock.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
+			opts.Extensions = []extension.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
 		}
 		c, _, err := websock.Dial(ctx, f[0], opts)
 		if err == nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/websock/websock"
+	"github.com/websock/websock/extension"
 )
 
 // scrape fetches /metrics from the server and parses it.
@@ -120,7 +121,7 @@ func TestServeMetrics(t *testing.T) {
 		}
 	}
 	// Open while the first is: connections_open counts both.
-	compressed, _, err := websock.Dial(ctx, url, &websock.DialOptions{Extensions: []websock.Extension{&websock.PerMessageDeflate{}}})
+	compressed, _, err := websock.Dial(ctx, url, &websock.DialOptions{Extensions: []extension.Extension{&websock.PerMessageDeflate{}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/websock/websock"
+	"github.com/websock/websock/extension"
 )
 
 // Production defaults of the serve command (see "Limits and defaults" in
@@ -309,11 +310,11 @@ func (cfg *serveConfig) connOptions() websock.ConnOptions {
 
 // acceptOptions is how the echo endpoint accepts connections.
 func (cfg *serveConfig) acceptOptions(tracker *websock.ConnSet) *websock.AcceptOptions {
-	var extensions []websock.Extension
+	var extensions []extension.Extension
 	if cfg.deflate {
 		// Without context takeover unless asked: an idle connection then
 		// holds no compression history (up to 32 KiB each way).
-		extensions = []websock.Extension{&websock.PerMessageDeflate{
+		extensions = []extension.Extension{&websock.PerMessageDeflate{
 			ServerNoContextTakeover: !cfg.deflateTakeover,
 			ClientNoContextTakeover: !cfg.deflateTakeover,
 		}}

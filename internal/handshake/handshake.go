@@ -66,3 +66,25 @@ func Tokens(h http.Header, name string) []string {
 	}
 	return out
 }
+
+// IsToken reports whether s is a non-empty RFC 7230 token (§3.2.6).
+func IsToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !IsTokenChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// IsTokenChar reports whether c may appear in an RFC 7230 token: a visible
+// ASCII character other than a separator.
+func IsTokenChar(c byte) bool {
+	if c <= ' ' || c >= 0x7F {
+		return false
+	}
+	return !strings.ContainsRune(`()<>@,;:\"/[]?={}`, rune(c))
+}

@@ -47,3 +47,26 @@ func TestHasToken(t *testing.T) {
 		t.Errorf("Tokens = %q", got)
 	}
 }
+
+func TestIsToken(t *testing.T) {
+	tests := map[string]bool{
+		"permessage-deflate": true,
+		"15":                 true,
+		"a!#$%&'*+.^_`|~z":   true,
+		"":                   false,
+		"a b":                false,
+		"a\tb":               false,
+		"a=b":                false,
+		`"a"`:                false,
+		"a;b":                false,
+		"a,b":                false,
+		"é":                  false,
+		"a\x7f":              false,
+		"a\x00":              false,
+	}
+	for s, want := range tests {
+		if got := IsToken(s); got != want {
+			t.Errorf("IsToken(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

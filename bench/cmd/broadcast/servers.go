@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/lxzan/gws"
 	"github.com/websock/websock"
+	"github.com/websock/websock/extension"
 )
 
 // broadcaster is one library's server: it accepts connections on "/" and
@@ -62,7 +63,7 @@ type websockServer struct {
 func (s *websockServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	opts := &websock.AcceptOptions{}
 	if s.compress {
-		opts.Extensions = []websock.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
+		opts.Extensions = []extension.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
 	}
 	c, err := websock.Accept(w, r, opts)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/websock/websock"
 	"github.com/websock/websock/bench/internal/server"
+	"github.com/websock/websock/extension"
 )
 
 func main() {
@@ -14,7 +15,7 @@ func main() {
 		opts := &websock.AcceptOptions{InsecureSkipOriginCheck: true}
 		if cfg.Compress {
 			noTakeover := !cfg.Takeover
-			opts.Extensions = []websock.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: noTakeover, ClientNoContextTakeover: noTakeover}}
+			opts.Extensions = []extension.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: noTakeover, ClientNoContextTakeover: noTakeover}}
 		}
 		return websock.Handler(opts, func(ctx context.Context, c *websock.Conn, r *http.Request) {
 			var buf []byte

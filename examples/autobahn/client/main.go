@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/websock/websock"
+	"github.com/websock/websock/extension"
 )
 
 func main() {
@@ -52,8 +53,8 @@ func main() {
 }
 
 // autobahnExtensions lists the extensions offered to the suite.
-func autobahnExtensions() []websock.Extension {
-	return []websock.Extension{&websock.PerMessageDeflate{}}
+func autobahnExtensions() []extension.Extension {
+	return []extension.Extension{&websock.PerMessageDeflate{}}
 }
 
 // caseCount reads the number of cases from /getCaseCount.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/websock/websock"
+	"github.com/websock/websock/extension"
 )
 
 // What gws users set in ServerOption and renew with SetDeadline.
@@ -25,7 +26,7 @@ var acceptOptions = &websock.AcceptOptions{
 		PingInterval: 30 * time.Second, // instead of SetDeadline in OnOpen and OnPing
 		PongTimeout:  10 * time.Second,
 	},
-	Extensions: []websock.Extension{&websock.PerMessageDeflate{}}, // PermessageDeflate.Enabled
+	Extensions: []extension.Extension{&websock.PerMessageDeflate{}}, // PermessageDeflate.Enabled
 }
 
 // handler handles the events of every connection, as a gws.Event does.
