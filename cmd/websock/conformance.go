@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/websock/websock/conformance"
 )
@@ -29,6 +30,7 @@ func runConformance(ctx context.Context, args []string, out, errOut io.Writer) e
 	fs.SetOutput(errOut)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `usage: websock conformance [flags] ws[s]://host/path
+       websock conformance -h2 [flags] wss://host/path
        websock conformance -serve ADDR [flags]
 
 Runs the Autobahn|Testsuite cases (517: framing, pings, reserved bits,
@@ -41,6 +43,10 @@ Beyond Autobahn, in a section of their own: RFC 7692 §7.1 negotiation,
 frames and close codes from the peer, and against a server the opening
 handshake of RFC 6455 §4, the closing round trip and, with -message-limit,
 the 1009 at the limit.
+
+With -h2 the cases go over HTTP/2 (RFC 8441): each on an extended-CONNECT
+stream, the streams sharing one connection (TLS with ALPN h2 for wss://,
+prior knowledge for ws://). The checks beyond Autobahn still use HTTP/1.1.
 
 Exits with status 1 unless every case is strictly OK by Autobahn's grades
 (OK or INFORMATIONAL); with -strict, every check beyond Autobahn must pass
@@ -63,8 +69,12 @@ flags:`)
 	parallel := fs.Int("parallel", 1, "cases run at once against a server")
 	originStatus := fs.Int("origin-status", 403, "status the server documents for a browser from a foreign origin")
 	messageLimit := fs.Int("message-limit", 0, "largest message the server accepts, in bytes, to check the 1009 one byte over it (0: not checked)")
+	h2 := fs.Bool("h2", false, "play the cases over HTTP/2 extended-CONNECT streams of one connection (RFC 8441)")
 	if err := parseArgs(fs, args); err != nil {
 		return err
+	}
+	if *h2 && *serve != "" {
+		return badUsage(fs, "-h2 plays the cases against a server; with -serve the client chooses how it connects")
 	}
 	if *parallel < 1 {
 		return badUsage(fs, "-parallel %d: at least one case runs at a time", *parallel)
@@ -158,7 +168,12 @@ flags:`)
 	if err != nil {
 		return fmt.Errorf("conformance: %w", err)
 	}
-	cfg := conformance.ClientConfig{URL: fs.Arg(0), TLSConfig: tlsConfig, Parallel: *parallel}
+	cfg := conformance.ClientConfig{URL: fs.Arg(0), TLSConfig: tlsConfig, Parallel: *parallel, HTTP2: *h2}
+	if *h2 {
+		// A case's handshake waits its turn on the connection the other
+		// cases load with megabytes (9.*).
+		cfg.Timing.Open = time.Minute
+	}
 	tty := isTerminal(errOut)
 	cfg.Progress = func(done, total int, r *conformance.Result) {
 		switch {

@@ -89,3 +89,51 @@ func TestConformanceCommandStrict(t *testing.T) {
 		t.Fatalf("-strict: %v\n%s", err, out.String())
 	}
 }
+
+// TestConformanceCommandHTTP2: with -h2 the cases go to the serve command
+// over streams of one HTTP/2 connection, and are all strictly OK.
+func TestConformanceCommandHTTP2(t *testing.T) {
+	s, logs := startTestServer(t, func(cfg *serveConfig) {
+		cfg.handshake = 10 * time.Second
+		cfg.closeTimeout = 10 * time.Second
+	})
+	url := "wss://" + s.addrs["wss"].String() + "/wss"
+	var out, errOut bytes.Buffer
+	err := runConformance(context.Background(), []string{"-h2", "-cases", "1.1.1,2.6,5.8,6.4.1,7.3.1,9.1.1,12.1.1", "-parallel", "4", "-insecure", url}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"Autobahn grades, 7 cases", "behavior: OK 7", "closing behavior: OK 7", "every case strictly OK"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+	s.shutdown()
+	// Each case opened a WebSocket over HTTP/2, all of them from the same
+	// client address: streams of one TCP connection. (The checks beyond
+	// Autobahn come over HTTP/1.1.)
+	remotes := map[string]int{}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "msg=open ") && strings.Contains(line, "proto=HTTP/2.0") {
+			remote, _, _ := strings.Cut(line[strings.Index(line, "remote=")+len("remote="):], " ")
+			remotes[remote]++
+		}
+	}
+	if len(remotes) != 1 {
+		t.Fatalf("the cases came over %d HTTP/2 connections, want 1: %v\n%s", len(remotes), remotes, logs.String())
+	}
+	for _, n := range remotes {
+		if n != 7 {
+			t.Fatalf("%d WebSockets over HTTP/2, want one per case (7):\n%s", n, logs.String())
+		}
+	}
+}
+
+// TestConformanceCommandHTTP2Usage: -h2 is for playing against a server.
+func TestConformanceCommandHTTP2Usage(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := runConformance(context.Background(), []string{"-h2", "-serve", "127.0.0.1:0"}, &out, &errOut)
+	if err == nil || !strings.Contains(errOut.String(), "websock conformance: -h2 plays the cases against a server") {
+		t.Fatalf("-h2 -serve: %v\n%s", err, errOut.String())
+	}
+}
