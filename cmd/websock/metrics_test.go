@@ -167,6 +167,12 @@ func TestServeMetrics(t *testing.T) {
 	}
 	w.Close()
 	slow.CloseNow()
+	// The client has the close frame before the server has ended the
+	// connection (and counted how it ended): wait for the server's side.
+	waitFor(t, "the server to end its connections", func() bool {
+		open, err := metricValue(scrape(t, s), "websock_connections_open", "side=server")
+		return err == nil && open == 0
+	})
 
 	families = scrape(t, s)
 	// The compressed message's size on the wire, which both sides count.
