@@ -80,6 +80,7 @@ func TestParseArgsRefusals(t *testing.T) {
 // line with parseArgs, so a flag after an argument is parsed (here, found
 // unknown) rather than taken as a second argument.
 func TestCommandsTakeFlagsAfterArguments(t *testing.T) {
+	t.Parallel() // builds the command first
 	for _, name := range []string{"serve", "dial", "conformance", "bench"} {
 		t.Run(name, func(t *testing.T) {
 			code, out := runBinary(t, name, "ws://127.0.0.1:1/", "-no-such-flag")

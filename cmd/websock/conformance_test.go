@@ -39,6 +39,7 @@ func startConformanceTarget(t *testing.T) *server {
 // against the serve command, and checks the summary and the reports it
 // writes: Autobahn's index, per-case reports, the findings beyond Autobahn.
 func TestConformanceCommand(t *testing.T) {
+	t.Parallel() // minutes of CPU: beside the tests that wait
 	s := startConformanceTarget(t)
 	dir := t.TempDir()
 	var out, errOut bytes.Buffer
@@ -73,6 +74,7 @@ func TestConformanceCommand(t *testing.T) {
 // TestConformanceCommandStrict: -strict makes the checks beyond Autobahn
 // count; a limit the server does not keep fails the run.
 func TestConformanceCommandStrict(t *testing.T) {
+	t.Parallel() // minutes of CPU: beside the tests that wait
 	s := startConformanceTarget(t)
 	url := "ws://" + s.addrs["ws"].String() + "/ws"
 	var out, errOut bytes.Buffer
@@ -93,6 +95,7 @@ func TestConformanceCommandStrict(t *testing.T) {
 // TestConformanceCommandHTTP2: with -h2 the cases go to the serve command
 // over streams of one HTTP/2 connection, and are all strictly OK.
 func TestConformanceCommandHTTP2(t *testing.T) {
+	t.Parallel() // minutes of CPU: beside the tests that wait
 	s, logs := startTestServer(t, func(cfg *serveConfig) {
 		cfg.handshake = 10 * time.Second
 		cfg.closeTimeout = 10 * time.Second
