@@ -30,6 +30,11 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 		return err
 	}
 	defer release(c.msgSem)
+	return c.writeMessage(ctx, typ, p)
+}
+
+// writeMessage is Write with the message turn (msgSem) held.
+func (c *Conn) writeMessage(ctx context.Context, typ MessageType, p []byte) error {
 	if c.codec == nil || c.uncompressed.Load() {
 		return c.sent(typ, p, c.writeFrame(ctx, 0, true, 0, frame.Opcode(typ), p))
 	}
@@ -260,6 +265,11 @@ type outFrame struct {
 	op      frame.Opcode
 	payload []byte
 	wire    []byte // header and payload, or nil
+
+	// batch, when not nil, holds several whole unmasked frames to write
+	// at once: as they are by a server (one writev on TCP), masked through
+	// the write buffer by a client; op is that of the last.
+	batch *net.Buffers
 }
 
 // sendFrame is writeFrame for an outFrame.
@@ -292,9 +302,14 @@ func (c *Conn) sendFrame(ctx context.Context, timeout time.Duration, f outFrame)
 	}
 	c.writeWatch.arm(ctx, c.nc, writeSide)
 	var err error
-	if f.wire != nil && c.server {
+	switch {
+	case f.batch != nil && c.server:
+		err = writeBatch(c.nc, f.batch)
+	case f.batch != nil:
+		err = c.writeMaskedBatch(*f.batch)
+	case f.wire != nil && c.server:
 		_, err = c.nc.Write(f.wire)
-	} else {
+	default:
 		err = c.writeFrameLocked(f.fin, f.rsv, op, f.payload)
 	}
 	c.writeWatch.disarm(c.nc, writeSide, time.Time{})
@@ -370,4 +385,79 @@ func (c *Conn) writeFrameLocked(fin bool, rsv byte, op frame.Opcode, p []byte) e
 	}
 	_, err := c.nc.Write(p[k:])
 	return err
+}
+
+// writeBatch writes whole frames one after the other: in one writev on a
+// TCP connection, otherwise gathered into writes of up to the write
+// buffer's size (over TLS, fewer and fuller records).
+func writeBatch(nc net.Conn, frames *net.Buffers) error {
+	if _, ok := nc.(*net.TCPConn); ok {
+		_, err := frames.WriteTo(nc)
+		return err
+	}
+	bp := writeBuffers.Get().(*[]byte)
+	defer writeBuffers.Put(bp)
+	buf := (*bp)[:0]
+	for _, f := range *frames {
+		if len(buf)+len(f) > cap(buf) && len(buf) > 0 {
+			if _, err := nc.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+		if len(f) > cap(buf) {
+			if _, err := nc.Write(f); err != nil {
+				return err
+			}
+			continue
+		}
+		buf = append(buf, f...)
+	}
+	if len(buf) > 0 {
+		_, err := nc.Write(buf)
+		return err
+	}
+	return nil
+}
+
+// writeMaskedBatch writes whole unmasked frames masked, each with a key of
+// its own, gathered in the write buffer: a client's writeBatch.
+func (c *Conn) writeMaskedBatch(frames net.Buffers) error {
+	bp := writeBuffers.Get().(*[]byte)
+	defer writeBuffers.Put(bp)
+	buf := (*bp)[:0]
+	for _, wire := range frames {
+		h, n, err := frame.Parse(wire)
+		if err != nil {
+			return err // frames come from PreparedMessage: cannot happen
+		}
+		p := wire[n:]
+		h.Masked = true
+		k := c.keys.Uint64()
+		h.Key = [4]byte{byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)}
+		if cap(buf)-len(buf) < frame.MaxHeaderLen {
+			if _, err := c.nc.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+		buf = buf[:len(buf)+frame.Put(buf[len(buf):cap(buf)], h)]
+		pos := 0
+		for len(p) > 0 {
+			if len(buf) == cap(buf) {
+				if _, err := c.nc.Write(buf); err != nil {
+					return err
+				}
+				buf = buf[:0]
+			}
+			k := copy(buf[len(buf):cap(buf)], p)
+			pos = mask.Apply(h.Key, pos, buf[len(buf):len(buf)+k])
+			buf, p = buf[:len(buf)+k], p[k:]
+		}
+	}
+	if len(buf) > 0 {
+		_, err := c.nc.Write(buf)
+		return err
+	}
+	return nil
 }

@@ -82,18 +82,19 @@ func (q *queue) push(pm *websock.PreparedMessage, policy SlowPolicy) (queued, dr
 	return true, dropped
 }
 
-// pop returns the oldest message, or nil if the queue is empty.
-func (q *queue) pop() *websock.PreparedMessage {
+// popInto moves up to len(dst) of the oldest messages into dst, in order,
+// and returns how many.
+func (q *queue) popInto(dst []*websock.PreparedMessage) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.n == 0 {
-		return nil
+	n := min(q.n, len(dst))
+	for i := range n {
+		dst[i] = q.ring[q.head]
+		q.ring[q.head] = nil
+		q.head = (q.head + 1) % len(q.ring)
 	}
-	pm := q.ring[q.head]
-	q.ring[q.head] = nil
-	q.head = (q.head + 1) % len(q.ring)
-	q.n--
-	return pm
+	q.n -= n
+	return n
 }
 
 // close drops what is queued and refuses what comes.

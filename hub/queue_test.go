@@ -38,12 +38,19 @@ func TestQueuePolicies(t *testing.T) {
 			if dropped != tt.wantDropped || refused != tt.wantRefused {
 				t.Fatalf("dropped %d refused %d, want %d %d", dropped, refused, tt.wantDropped, tt.wantRefused)
 			}
-			for _, i := range tt.wantKept {
-				if got := q.pop(); got != msgs[i] {
-					t.Fatalf("popped the wrong message, want %d", i)
+			// Taken out in two calls: the first takes at most one.
+			got := make([]*websock.PreparedMessage, len(msgs)+1)
+			n := q.popInto(got[:1])
+			n += q.popInto(got[n:])
+			if n != len(tt.wantKept) {
+				t.Fatalf("%d messages kept, want %d", n, len(tt.wantKept))
+			}
+			for k, i := range tt.wantKept {
+				if got[k] != msgs[i] {
+					t.Fatalf("message %d is the wrong one, want %d", k, i)
 				}
 			}
-			if q.pop() != nil {
+			if q.popInto(got) != 0 {
 				t.Fatal("queue holds more than its size")
 			}
 		})
@@ -55,7 +62,7 @@ func TestQueueClosed(t *testing.T) {
 	pm, _ := websock.NewPreparedMessage(websock.TextMessage, []byte("x"))
 	q.push(pm, DropOldest)
 	q.close()
-	if q.pop() != nil {
+	if q.popInto(make([]*websock.PreparedMessage, 2)) != 0 {
 		t.Fatal("a closed queue keeps its messages")
 	}
 	if queued, _ := q.push(pm, DropOldest); queued {

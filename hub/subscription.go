@@ -125,30 +125,37 @@ func (s *Subscription) push(pm *websock.PreparedMessage) (closeSlow bool) {
 }
 
 // drain writes the queued messages, then ends: an idle subscription holds
-// no goroutine.
+// no goroutine. A backlog goes out in batches (WritePrepared with several
+// messages: one write for all of them).
 func (s *Subscription) drain() {
+	var batch [drainBatch]*websock.PreparedMessage
 	for {
-		pm := s.q.pop()
-		if pm == nil {
+		n := s.q.popInto(batch[:])
+		if n == 0 {
 			s.mu.Lock()
-			// A push between pop and here saw writing set: look again.
-			if pm = s.q.pop(); pm == nil {
+			// A push between popInto and here saw writing set: look again.
+			if n = s.q.popInto(batch[:]); n == 0 {
 				s.writing = false
 				s.mu.Unlock()
 				return
 			}
 			s.mu.Unlock()
 		}
-		if err := s.conn.WritePrepared(s.ctx, pm); err != nil {
+		err := s.conn.WritePrepared(s.ctx, batch[:n]...)
+		clear(batch[:n])
+		if err != nil {
 			s.mu.Lock()
 			s.writing = false
 			s.mu.Unlock()
 			s.end(err, true)
 			return
 		}
-		s.hub.stats.delivered.Add(1)
+		s.hub.stats.delivered.Add(uint64(n))
 	}
 }
+
+// drainBatch is the most queued messages written in one call.
+const drainBatch = 32
 
 // closeSlow ends a subscriber whose queue overflowed and closes its
 // connection with the policy's status code, after the message being

@@ -1,0 +1,5 @@
+//go:build !race
+
+package websock
+
+const raceEnabled = false
