@@ -113,3 +113,16 @@ func BenchmarkEchoTCP(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWriteCancellableContext writes with a context that can be
+// cancelled, as a request's is: its watch is registered once, not per call.
+func BenchmarkWriteCancellableContext(b *testing.B) {
+	c := newConn(&loopConn{data: []byte{0}}, nil, connConfig{server: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	msg := []byte("hello world, 32 bytes of text...")
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Write(ctx, TextMessage, msg)
+	}
+}

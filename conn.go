@@ -242,6 +242,8 @@ func (c *Conn) closeTCP(cause error) {
 		}
 		c.metrics.ended(c.server, cause)
 		c.nc.Close()
+		c.readWatch.release()
+		c.writeWatch.release()
 		close(c.closed)
 		c.msg.uncharge()
 		c.codecUse.end(c.codec)

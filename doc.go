@@ -40,12 +40,16 @@
 // Every method of Conn follows these rules; the tests check each at every
 // point where a call can stop.
 //
-// Contexts. A context bounds only the call it is passed to: it is
-// registered when the call starts and released when the call returns, so
-// cancelling it afterwards (a deferred cancel of a per-call timeout) does
-// nothing. A context that can never be done (context.Background, or the
-// one Handler passes) costs nothing. A call whose context is already done
-// returns its error and does nothing.
+// Contexts. A context bounds only the call it is passed to: it interrupts
+// a call in progress that was given it, and nothing else, so cancelling it
+// afterwards (a deferred cancel of a per-call timeout) does nothing. A
+// context that can never be done (context.Background, or the one Handler
+// passes) costs nothing. One that can (a request's, a subscription's) is
+// watched once per side of the connection, not once per call: the watch
+// stays for the next call given the same context and is dropped when the
+// context ends, when a call is given another, or when the connection
+// ends. A call whose context is already done returns its error and does
+// nothing.
 //
 // Reading. Read and ReadAppend return a message whole or not at all. If
 // the context ends first, wherever the read stands (waiting for the read

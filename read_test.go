@@ -240,9 +240,10 @@ type foreignCtx struct{ context.Context }
 
 func (foreignCtx) Value(any) any { return nil }
 
-// TestNoRegistrationOutlivesItsCall: calls with a long-lived context leave
-// nothing registered on it once they return.
-func TestNoRegistrationOutlivesItsCall(t *testing.T) {
+// TestOneRegistrationPerContext: calls with a long-lived context keep one
+// registration on it per side, however many calls there are, and none once
+// the connection has ended; a write with such a context allocates nothing.
+func TestOneRegistrationPerContext(t *testing.T) {
 	c, p := newPair(t, ConnOptions{}, false)
 	base, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -258,12 +259,27 @@ func TestNoRegistrationOutlivesItsCall(t *testing.T) {
 		}
 		p.readFrame()
 	}
-	// A stopped registration's goroutine ends soon after; wait for that
+	if n := runtime.NumGoroutine(); n > before+2 {
+		t.Fatalf("%d goroutines registered on the context after 100 calls (was %d), want at most 2", n, before)
+	}
+	drained := make(chan struct{})
+	go func() { io.Copy(io.Discard, p.nc); close(drained) }()
+	msg := []byte("back")
+	if n := testing.AllocsPerRun(100, func() {
+		if err := c.Write(base, TextMessage, msg); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations per write with a cancellable context, want 0", n)
+	}
+	c.CloseNow()
+	<-drained
+	// A dropped registration's goroutine ends soon after; wait for that
 	// without a fixed sleep.
 	deadline := time.Now().Add(hangGuard)
-	for runtime.NumGoroutine() > before+2 {
+	for runtime.NumGoroutine() > before {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines left registered on the context (was %d)", runtime.NumGoroutine(), before)
+			t.Fatalf("%d goroutines left registered on the context after the connection ended (was %d)", runtime.NumGoroutine(), before)
 		}
 		runtime.Gosched()
 	}

@@ -49,11 +49,10 @@ type queue struct {
 	head   int // index of the oldest message
 	n      int // messages queued
 	closed bool
-	ready  chan struct{} // has a token while messages are queued
 }
 
 func newQueue(size int) *queue {
-	return &queue{ring: make([]*websock.PreparedMessage, size), ready: make(chan struct{}, 1)}
+	return &queue{ring: make([]*websock.PreparedMessage, size)}
 }
 
 // push queues pm unless the queue is full; it reports whether a message
@@ -75,10 +74,6 @@ func (q *queue) push(pm *websock.PreparedMessage, policy SlowPolicy) (queued, dr
 	}
 	q.ring[(q.head+q.n)%len(q.ring)] = pm
 	q.n++
-	select {
-	case q.ready <- struct{}{}:
-	default:
-	}
 	return true, dropped
 }
 

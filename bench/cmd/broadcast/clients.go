@@ -26,12 +26,13 @@ type clients struct {
 	done       chan struct{}
 	compressed atomic.Int64 // messages with RSV1 set
 	failed     chan error
+	perSend    int // messages each broadcast sends
 }
 
 // connectClients opens n connections to addr (a few at a time, so that
 // the server's listen backlog never overflows) and starts their readers.
 func connectClients(addr string, n int, compress bool) (*clients, error) {
-	cl := &clients{done: make(chan struct{}, 1), failed: make(chan error, 1)}
+	cl := &clients{done: make(chan struct{}, 1), failed: make(chan error, 1), perSend: 1}
 	cl.target.Store(-1)
 	var mu sync.Mutex
 	var firstErr error
@@ -39,8 +40,8 @@ func connectClients(addr string, n int, compress bool) (*clients, error) {
 	next := atomic.Int64{}
 	for range 32 {
 		wg.Go(func() {
-			for next.Add(1) <= int64(n) {
-				nc, br, err := handshake(addr, compress)
+			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
+				nc, br, err := handshake(addr, compress, sourceAddr(i))
 				mu.Lock()
 				if err != nil {
 					firstErr = cmp(firstErr, err)
@@ -70,9 +71,18 @@ func cmp(old, err error) error {
 	return err
 }
 
-// handshake opens one connection and performs the opening handshake.
-func handshake(addr string, compress bool) (net.Conn, *bufio.Reader, error) {
-	nc, err := net.DialTimeout("tcp", addr, time.Minute)
+// sourceAddr returns the local address of the i-th client: spread over
+// 127.0.1.0/24, 5,000 to an address, so that the clients never run short of
+// ephemeral ports whatever else the machine connects to 127.0.0.1.
+func sourceAddr(i int64) *net.TCPAddr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(1+i/5000%250))}
+}
+
+// handshake opens one connection from local and performs the opening
+// handshake.
+func handshake(addr string, compress bool, local *net.TCPAddr) (net.Conn, *bufio.Reader, error) {
+	d := net.Dialer{Timeout: time.Minute, LocalAddr: local}
+	nc, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -144,10 +154,10 @@ func (cl *clients) fail(err error) {
 	}
 }
 
-// broadcast runs send, which makes the server broadcast one message, and
-// waits until every client has it.
+// broadcast runs send, which makes the server broadcast perSend messages,
+// and waits until every client has them.
 func (cl *clients) broadcast(send func() error) error {
-	cl.target.Store(cl.delivered.Load() + int64(len(cl.conns)))
+	cl.target.Store(cl.delivered.Load() + int64(len(cl.conns)*cl.perSend))
 	if err := send(); err != nil {
 		return err
 	}

@@ -30,7 +30,8 @@ func main() {
 	conns := flag.Int("conns", 10000, "client connections")
 	msgs := flag.Int("msgs", 50, "messages broadcast per library and mode")
 	size := flag.Int("size", 1024, "message size in bytes")
-	libs := flag.String("libs", "websock,gorilla,gws", "libraries to compare")
+	libs := flag.String("libs", "raw,websock,websock-hub,gorilla,gws", "servers to compare: raw (no library: one write per delivery, the floor), websock (WritePrepared), websock-hub (package hub), gorilla, gws")
+	burst := flag.Int("burst", 1, "messages broadcast back to back before waiting for every client to have them all")
 	modes := flag.String("modes", "plain,compressed", "modes to run")
 	rounds := flag.Int("rounds", 3, "rounds; each runs every library once, and the median is reported")
 	cpuProfile := flag.String("cpuprofile", "", "with -serve: write the server's CPU profile of the broadcasts to this file")
@@ -50,12 +51,12 @@ func main() {
 		}
 		return
 	}
-	fmt.Printf("%d connections, %d messages of %d bytes (text), median of %d rounds\n\n", *conns, *msgs, *size, *rounds)
+	fmt.Printf("%d connections, %d broadcasts of %d message(s) of %d bytes (text), median of %d rounds\n\n", *conns, *msgs, *burst, *size, *rounds)
 	results := map[string][]result{}
 	for round := range *rounds {
 		for _, mode := range strings.Split(*modes, ",") {
 			for _, lib := range strings.Split(*libs, ",") {
-				r, err := measure(lib, mode == "compressed", *conns, *msgs, *size)
+				r, err := measure(lib, mode == "compressed", *conns, *msgs, *size, *burst)
 				if err != nil {
 					log.Fatalf("%s %s: %v", lib, mode, err)
 				}
@@ -64,7 +65,7 @@ func main() {
 			}
 		}
 	}
-	fmt.Printf("| mode | library | server CPU ns/delivery | of which user | last client p50 | last client max | allocs/broadcast | bytes/broadcast |\n")
+	fmt.Printf("| mode | library | server CPU ns/delivery | of which user | last client p50 | last client max | allocs/send | bytes/send |\n")
 	fmt.Printf("|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, mode := range strings.Split(*modes, ",") {
 		for _, lib := range strings.Split(*libs, ",") {
@@ -91,7 +92,7 @@ type result struct {
 
 // measure runs one library's server in a child process and broadcasts to
 // conns clients.
-func measure(lib string, compress bool, conns, msgs, size int) (result, error) {
+func measure(lib string, compress bool, conns, msgs, size, burst int) (result, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return result{}, err
@@ -137,6 +138,10 @@ func measure(lib string, compress bool, conns, msgs, size int) (result, error) {
 	if _, err := ask(fmt.Sprintf("size %d", size)); err != nil {
 		return result{}, err
 	}
+	if _, err := ask(fmt.Sprintf("burst %d", burst)); err != nil {
+		return result{}, err
+	}
+	cl.perSend = burst
 	// A first broadcast outside the measurement: lazy set-up in each library.
 	if err := cl.broadcast(func() error { _, err := ask("send"); return err }); err != nil {
 		return result{}, err
@@ -164,7 +169,7 @@ func measure(lib string, compress bool, conns, msgs, size int) (result, error) {
 	fmt.Sscan(before, &s0.user, &s0.sys, &s0.mallocs, &s0.bytes)
 	fmt.Sscan(after, &s1.user, &s1.sys, &s1.mallocs, &s1.bytes)
 	slices.Sort(lasts)
-	deliveries := float64(conns * msgs)
+	deliveries := float64(conns * msgs * burst)
 	return result{
 		cpuPerDelivery:     float64(s1.user+s1.sys-s0.user-s0.sys) / deliveries,
 		userPerDelivery:    float64(s1.user-s0.user) / deliveries,

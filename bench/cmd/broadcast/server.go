@@ -37,7 +37,8 @@ func readStats() stats {
 //
 //	wait N   waits until N connections are open
 //	size N   sets the message size
-//	send     broadcasts a message
+//	burst K  sets how many messages each send broadcasts
+//	send     broadcasts K messages (each to every connection)
 //	stats    prints "user sys mallocs bytes" (CPU ns, heap allocations)
 func runServer(lib string, compress bool, in io.Reader, out io.Writer) error {
 	b := newBroadcaster(lib, compress)
@@ -51,7 +52,7 @@ func runServer(lib string, compress bool, in io.Reader, out io.Writer) error {
 	srv := &http.Server{Handler: b, ReadHeaderTimeout: time.Minute}
 	go srv.Serve(ln)
 	fmt.Fprintln(out, ln.Addr())
-	msg := []byte("hello")
+	size, burst, sent := 5, 1, 0
 	commands := bufio.NewScanner(in)
 	for commands.Scan() {
 		word, arg, _ := strings.Cut(commands.Text(), " ")
@@ -62,9 +63,16 @@ func runServer(lib string, compress bool, in io.Reader, out io.Writer) error {
 				return err
 			}
 		case "size":
-			msg = message(n)
+			size = n
+		case "burst":
+			burst = n
 		case "send":
-			b.broadcast(msg)
+			msgs := make([][]byte, burst)
+			for i := range msgs {
+				msgs[i] = message(size, sent)
+				sent++
+			}
+			b.broadcast(msgs)
 		case "stats":
 			profile()
 			profile = func() {}
@@ -80,11 +88,12 @@ func runServer(lib string, compress bool, in io.Reader, out io.Writer) error {
 }
 
 // message returns n bytes of JSON-like text, with words that vary as they
-// would in a real message (so that compression has work to do).
-func message(n int) []byte {
+// would in a real message (so that compression has work to do); seq makes
+// each message of a run differ.
+func message(n, seq int) []byte {
 	words := strings.Fields("price volume bid ask symbol update time open close high low trade order book level depth")
 	var b strings.Builder
-	b.WriteString(`{"event":"tick","data":[`)
+	fmt.Fprintf(&b, `{"event":"tick","seq":%d,"data":[`, seq)
 	for i := 0; b.Len() < n; i++ {
 		fmt.Fprintf(&b, `{"%s":%d,"%s":"%x"},`, words[i%len(words)], i*7919%10007, words[(i*3+1)%len(words)], i*2654435761)
 	}

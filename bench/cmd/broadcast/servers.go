@@ -12,6 +12,7 @@ import (
 	"github.com/lxzan/gws"
 	"github.com/websock/websock"
 	"github.com/websock/websock/extension"
+	"github.com/websock/websock/hub"
 )
 
 // broadcaster is one library's server: it accepts connections on "/" and
@@ -19,13 +20,20 @@ import (
 type broadcaster interface {
 	http.Handler
 	waitFor(n int, timeout time.Duration) error
-	broadcast(msg []byte)
+	// broadcast sends every message of msgs, in order, to every
+	// connection.
+	broadcast(msgs [][]byte)
 }
 
 func newBroadcaster(lib string, compress bool) broadcaster {
 	switch lib {
+	case "raw":
+		return &rawServer{compress: compress}
 	case "websock":
 		return &websockServer{compress: compress}
+	case "websock-hub":
+		h, _ := hub.New(hub.Options{})
+		return &websockHubServer{websockServer: websockServer{compress: compress}, hub: h}
 	case "gorilla":
 		return &gorillaServer{up: websocket.Upgrader{EnableCompression: compress, CheckOrigin: func(*http.Request) bool { return true }}}
 	case "gws":
@@ -61,11 +69,7 @@ type websockServer struct {
 }
 
 func (s *websockServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	opts := &websock.AcceptOptions{}
-	if s.compress {
-		opts.Extensions = []extension.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
-	}
-	c, err := websock.Accept(w, r, opts)
+	c, err := s.accept(w, r)
 	if err != nil {
 		return
 	}
@@ -79,10 +83,51 @@ func (s *websockServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-func (s *websockServer) broadcast(msg []byte) {
+func (s *websockServer) accept(w http.ResponseWriter, r *http.Request) (*websock.Conn, error) {
+	opts := &websock.AcceptOptions{}
+	if s.compress {
+		opts.Extensions = []extension.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
+	}
+	return websock.Accept(w, r, opts)
+}
+
+// broadcast writes all the messages to each connection in one call, which
+// sends them together.
+func (s *websockServer) broadcast(msgs [][]byte) {
 	conns := s.all()
-	pm, _ := websock.NewPreparedMessage(websock.TextMessage, msg)
-	inParts(conns, func(c *websock.Conn) { c.WritePrepared(context.Background(), pm) })
+	pms := make([]*websock.PreparedMessage, len(msgs))
+	for i, m := range msgs {
+		pms[i], _ = websock.NewPreparedMessage(websock.TextMessage, m)
+	}
+	inParts(conns, func(c *websock.Conn) { c.WritePrepared(context.Background(), pms...) })
+}
+
+// websockHubServer subscribes every connection to one topic of a hub and
+// publishes the messages there one by one: each subscriber's writer sends
+// what has queued up for it when it gets its turn.
+type websockHubServer struct {
+	websockServer
+	hub *hub.Hub
+}
+
+func (s *websockHubServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c, err := s.accept(w, r)
+	if err != nil {
+		return
+	}
+	sub, err := s.hub.Subscribe(c, "all")
+	if err != nil {
+		c.CloseNow()
+		return
+	}
+	s.add(c)
+	go sub.Relay(context.Background())
+}
+
+func (s *websockHubServer) broadcast(msgs [][]byte) {
+	for _, m := range msgs {
+		s.hub.Publish("all", websock.TextMessage, m)
+	}
 }
 
 type gorillaServer struct {
@@ -105,10 +150,17 @@ func (s *gorillaServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-func (s *gorillaServer) broadcast(msg []byte) {
+func (s *gorillaServer) broadcast(msgs [][]byte) {
 	conns := s.all()
-	pm, _ := websocket.NewPreparedMessage(websocket.TextMessage, msg)
-	inParts(conns, func(c *websocket.Conn) { c.WritePreparedMessage(pm) })
+	pms := make([]*websocket.PreparedMessage, len(msgs))
+	for i, m := range msgs {
+		pms[i], _ = websocket.NewPreparedMessage(websocket.TextMessage, m)
+	}
+	inParts(conns, func(c *websocket.Conn) {
+		for _, pm := range pms {
+			c.WritePreparedMessage(pm)
+		}
+	})
 }
 
 type gwsServer struct {
@@ -130,13 +182,15 @@ func (s *gwsServer) OnMessage(c *gws.Conn, m *gws.Message) { m.Close() }
 
 // broadcast hands the message to each connection's write queue, as gws
 // intends; the writes finish asynchronously.
-func (s *gwsServer) broadcast(msg []byte) {
+func (s *gwsServer) broadcast(msgs [][]byte) {
 	conns := s.all()
-	b := gws.NewBroadcaster(gws.OpcodeText, msg)
-	for _, c := range conns {
-		b.Broadcast(c)
+	for _, m := range msgs {
+		b := gws.NewBroadcaster(gws.OpcodeText, m)
+		for _, c := range conns {
+			b.Broadcast(c)
+		}
+		b.Close()
 	}
-	b.Close()
 }
 
 // registry holds a server's connections.
