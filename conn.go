@@ -112,6 +112,8 @@ type Conn struct {
 
 	tracker *ConnSet // told when TCP is closed, if not nil
 
+	srv atomic.Pointer[served] // set by Serve
+
 	pongMu      sync.Mutex
 	pongWaiters map[string][]chan struct{}
 }
@@ -170,7 +172,13 @@ func newConn(nc net.Conn, buffered []byte, cfg connConfig) *Conn {
 type netReader Conn
 
 func (r *netReader) Read(p []byte) (int, error) {
-	n, err := r.nc.Read(p)
+	var n int
+	var err error
+	if s := r.srv.Load(); s != nil && s.nonblock.Load() {
+		n, err = s.src.read(p)
+	} else {
+		n, err = r.nc.Read(p)
+	}
 	if n > 0 && r.watchdog != nil {
 		r.lastRead.Store(monoNow())
 	}
@@ -245,6 +253,9 @@ func (c *Conn) closeTCP(cause error) {
 		close(c.closed)
 		c.msg.uncharge()
 		c.codecUse.end(c.codec)
+		if s := c.srv.Load(); s != nil {
+			s.ready() // the poller is not told of a socket closed here
+		}
 	})
 }
 
