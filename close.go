@@ -171,7 +171,11 @@ func (c *Conn) handlePeerClose(p []byte) error {
 	c.metrics.closeReceived(code)
 	c.peerClose = CloseError{Code: StatusCode(code), Reason: string(reason)}
 	c.readErr = &c.peerClose
-	c.closeRecvOnce.Do(func() { close(c.closeRecv) })
+	select {
+	case <-c.closeRecv:
+	default:
+		close(c.closeRecv) // once: reading has ended
+	}
 	c.peerClosed(c.peerClose.Code, c.peerClose.Reason)
 	// The reason fits: it came in a control frame with the same code.
 	if c.peerClose.Code == StatusNoStatus {

@@ -50,11 +50,9 @@ const writeBufferSize = 8 << 10
 type Conn struct {
 	nc          net.Conn
 	rb          readbuf.Reader // holds no pooled buffer while idle
-	server      bool
 	subprotocol string
 	extensions  string
 	codec       extension.Codec
-	codecBits   byte
 	codecUse    codecUse
 
 	readLimit    atomic.Int64
@@ -73,8 +71,6 @@ type Conn struct {
 	readSem     chan struct{}
 	readErr     error           // sticky: the connection cannot be read any more
 	readCtx     context.Context // the context of the read call in progress
-	interrupted bool            // readCtx ended the read call in progress
-	inMessage   bool            // between the first and the last frame of a message
 	readWatch   ctxWatch        // interrupts blocked reads when readCtx is done
 	hdr         frame.Header    // frame being read
 	remaining   int64           // its unread payload bytes
@@ -83,6 +79,8 @@ type Conn struct {
 	frames      frameReader
 	msg         messageReader
 	ctrl        [frame.MaxControlPayload]byte
+	interrupted bool // the read call in progress was interrupted (its context, or no data yet)
+	inMessage   bool // between the first and the last frame of a message
 
 	// Writing. msgSem is held for a whole data message, frameSem for one
 	// frame; the fields below are guarded by frameSem.
@@ -90,23 +88,24 @@ type Conn struct {
 	frameSem   chan struct{}
 	writeErr   error // sticky: the connection cannot be written any more
 	writeWatch ctxWatch
-	closeSent  bool
+	closeSent  bool // guarded by frameSem
 	keys       *rand.ChaCha8
 	mw         *messageWriter // Write's, with a codec; Writer hands out writers of its own
 
 	// Closing.
-	closeRecv     chan struct{} // closed when the peer's close frame arrived
-	closeRecvOnce sync.Once
-	peerClose     CloseError
-	closed        chan struct{} // closed when TCP is closed
-	closeOnce     sync.Once
-	lastRead      atomic.Int64          // monoNow of the last bytes received, for the watchdog
-	msgStart      atomic.Int64          // monoNow of the first frame of the message being read, or 0
-	tcpClosed     atomic.Bool           // set first thing by closeTCP
-	uncompressed  atomic.Bool           // SetWriteCompression(false)
-	cause         atomic.Pointer[error] // why closeTCP was called: what later calls report
-	lingering     atomic.Bool           // a failed connection is being shut down gently
-	closingAt     atomic.Int64          // when the closing handshake this side started times out (Unix ns)
+	closeRecv    chan struct{} // closed when the peer's close frame arrived (with readSem held)
+	peerClose    CloseError
+	closed       chan struct{} // closed when TCP is closed
+	closeOnce    sync.Once
+	lastRead     atomic.Int64          // monoNow of the last bytes received, for the watchdog
+	msgStart     atomic.Int64          // monoNow of the first frame of the message being read, or 0
+	tcpClosed    atomic.Bool           // set first thing by closeTCP
+	uncompressed atomic.Bool           // SetWriteCompression(false)
+	cause        atomic.Pointer[error] // why closeTCP was called: what later calls report
+	lingering    atomic.Bool           // a failed connection is being shut down gently
+	server       bool
+	codecBits    byte
+	closingAt    atomic.Int64 // when the closing handshake this side started times out (Unix ns)
 
 	watchdog *watchdog // nil without keepalive, idle or message timeouts
 
