@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // The poller: one epoll instance, and one goroutine waiting on it, for all
@@ -108,7 +109,14 @@ func (p *poller) wait() {
 	events := make([]syscall.EpollEvent, 128)
 	ready := make([]*served, 0, len(events))
 	for {
-		n, err := syscall.EpollWait(p.epfd, events, -1)
+		timeout := -1
+		if theReaders.pending() {
+			timeout = int(stallInterval / time.Millisecond)
+		}
+		n, err := syscall.EpollWait(p.epfd, events, timeout)
+		if timeout >= 0 {
+			theReaders.stallCheck()
+		}
 		if err != nil {
 			continue // EINTR
 		}

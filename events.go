@@ -57,8 +57,12 @@ func (c *Conn) Serve(ev Events) error {
 	if err != nil {
 		return err
 	}
+	if s.src == nil {
+		go s.run() // reads until the end
+		return nil
+	}
 	// The first run reads what arrived before the poller was watching.
-	go s.run()
+	theReaders.schedule(s)
 	return nil
 }
 
@@ -133,12 +137,10 @@ var errWouldBlock = errors.New("websock: no data yet")
 
 // startServe makes c a served connection.
 func (c *Conn) startServe(ev Events) (*served, error) {
-	select {
-	case c.readSem <- struct{}{}:
-	default:
+	if !c.readSem.tryAcquire() {
 		return nil, errors.New("websock: serve: a read call is in progress")
 	}
-	defer release(c.readSem)
+	defer release(&c.readSem)
 	if c.srv.Load() != nil {
 		return nil, errors.New("websock: serve: the connection is already served")
 	}
@@ -162,7 +164,7 @@ func (s *served) ready() {
 		switch st := s.state.Load(); st {
 		case stateIdle:
 			if s.state.CompareAndSwap(stateIdle, stateRunning) {
-				go s.run()
+				theReaders.schedule(s)
 				return
 			}
 		case stateRunning:

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -188,3 +189,32 @@ func TestEventsCloseNowEndsOnce(t *testing.T) {
 }
 
 var _ = http.StatusOK
+
+// BenchmarkEchoEvents is BenchmarkEchoTCP against a server whose
+// connections are read by the poller.
+func BenchmarkEchoEvents(b *testing.B) {
+	for _, size := range []int{16, 1 << 10, 64 << 10} {
+		b.Run(strconv.Itoa(size), func(b *testing.B) {
+			srv, _ := eventEchoServer(b, false, nil)
+			c, _, err := Dial(context.Background(), urlOf(srv.URL), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.CloseNow()
+			ctx := context.Background()
+			msg := bytes.Repeat([]byte("x"), size)
+			buf := make([]byte, 0, size)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := c.Write(ctx, BinaryMessage, msg); err != nil {
+					b.Fatal(err)
+				}
+				if _, buf, err = c.ReadAppend(ctx, buf[:0]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
