@@ -25,11 +25,12 @@ type readers struct {
 	mu       sync.Mutex
 	queue    []*served // FIFO: queue[head:]
 	head     int
-	running  int    // goroutines taking from the queue
-	limit    int    // how many may run; back to baseReaders when the queue empties
-	taken    uint64 // connections taken from the queue so far
-	lastSeen uint64 // taken at the previous stall check
-	lastAt   int64  // monoNow of that check
+	running  int      // goroutines taking from the queue
+	limit    int      // how many may run; back to baseReaders when the queue empties
+	taken    uint64   // connections taken from the queue so far
+	lastSeen uint64   // taken at the previous stall check
+	lastAt   int64    // monoNow of that check
+	bufs     [][]byte // message buffers of readers that have ended, for the next ones
 }
 
 var theReaders readers
@@ -60,14 +61,27 @@ func readerWork() { theReaders.work() }
 
 // work reads the queued connections until the queue is empty.
 func (r *readers) work() {
+	var buf []byte // message buffer, kept from one connection to the next
+	r.mu.Lock()
+	if n := len(r.bufs); n > 0 {
+		buf, r.bufs[n-1] = r.bufs[n-1], nil
+		r.bufs = r.bufs[:n-1]
+	}
+	r.mu.Unlock()
 	for {
 		r.mu.Lock()
 		if r.head == len(r.queue) {
+			if buf != nil && len(r.bufs) < baseReaders() {
+				r.bufs = append(r.bufs, buf)
+			}
 			r.running--
 			if r.running == 0 {
 				// Nothing queued, nothing running: drop the queue's
 				// memory and the raised limit.
-				r.queue, r.head, r.limit = nil, 0, baseReaders()
+				r.head, r.limit = 0, baseReaders()
+				if cap(r.queue) > 1024 {
+					r.queue = nil // after a burst
+				}
 			}
 			r.mu.Unlock()
 			return
@@ -80,7 +94,7 @@ func (r *readers) work() {
 		}
 		r.taken++
 		r.mu.Unlock()
-		s.run()
+		s.run(&buf)
 	}
 }
 
