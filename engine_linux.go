@@ -1,12 +1,15 @@
 package websock
 
 import (
+	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"os"
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // The poller: one epoll instance, and one goroutine waiting on it, for all
@@ -162,18 +165,25 @@ type rawSource struct {
 	readFn func(fd uintptr) bool
 }
 
-// newPollSource returns a source for nc if it is a socket the poller can
-// watch, or nil.
-func newPollSource(nc net.Conn) pollSource {
-	var sc syscall.Conn
-	switch c := nc.(type) {
+// newPollSource returns a source for c's connection if it is a socket the
+// poller can watch (or TLS over one), or nil.
+func newPollSource(c *Conn) pollSource {
+	switch nc := c.nc.(type) {
 	case *net.TCPConn:
-		sc = c
+		return newRawSource(nc)
 	case *net.UnixConn:
-		sc = c
-	default:
-		return nil
+		return newRawSource(nc)
+	case *tls.Conn:
+		if tcp, ok := nc.NetConn().(*net.TCPConn); ok {
+			if raw := newRawSource(tcp); raw != nil {
+				return &tlsSource{rawSource: raw, c: c, tc: nc, tcp: tcp}
+			}
+		}
 	}
+	return nil
+}
+
+func newRawSource(sc syscall.Conn) *rawSource {
 	rc, err := sc.SyscallConn()
 	if err != nil {
 		return nil
@@ -184,6 +194,48 @@ func newPollSource(nc net.Conn) pollSource {
 		return true // never wait in Go's poller
 	}
 	return src
+}
+
+// readable reports whether the socket has bytes (or its end) to read,
+// without consuming them.
+func (src *rawSource) readable() bool {
+	var b [1]byte
+	var errno syscall.Errno
+	err := src.rc.Read(func(fd uintptr) bool {
+		_, _, errno = syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1, syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		return true
+	})
+	if err != nil {
+		return true // closed, or past the deadline: the read says so
+	}
+	return errno != syscall.EAGAIN && errno != syscall.EWOULDBLOCK
+}
+
+// tlsSource reads a TLS connection without waiting for a socket that has
+// nothing. crypto/tls may hold decrypted bytes, or whole records, that the
+// socket no longer signals; they are read first, with the socket's read
+// deadline in the past (a timeout is not sticky in crypto/tls, and a
+// TCPConn past its deadline fails before any system call). Only when
+// nothing is held and the socket has bytes is the socket read, which
+// waits only while a record is incomplete.
+type tlsSource struct {
+	*rawSource // of the TCP socket: its registration and readable
+	c          *Conn
+	tc         *tls.Conn
+	tcp        *net.TCPConn
+}
+
+func (t *tlsSource) read(p []byte) (int, error) {
+	t.tcp.SetReadDeadline(longAgo)
+	n, err := t.tc.Read(p)
+	t.tcp.SetReadDeadline(t.c.closeDeadline())
+	if n > 0 || err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		return n, err
+	}
+	if !t.readable() {
+		return 0, errWouldBlock
+	}
+	return t.tc.Read(p)
 }
 
 func (src *rawSource) read(p []byte) (int, error) {

@@ -146,7 +146,7 @@ func (c *Conn) startServe(ev Events) (*served, error) {
 	}
 	s := &served{c: c, ev: ev}
 	s.state.Store(stateRunning)
-	s.src = newPollSource(c.nc)
+	s.src = newPollSource(c)
 	if s.src != nil {
 		if err := s.src.register(s); err != nil {
 			s.src = nil

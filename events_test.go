@@ -3,11 +3,14 @@ package websock
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,6 +155,23 @@ func TestEventsByteAtATime(t *testing.T) {
 	}
 }
 
+// waitNoReaders waits (bounded) until no goroutine reads a served
+// connection, and reports whether that happened.
+func waitNoReaders() bool {
+	deadline := time.Now().Add(hangGuard)
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if !bytes.Contains(buf[:n], []byte("(*served).run")) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // waitGoroutines waits (bounded) until at most n goroutines run.
 func waitGoroutines(n int) bool {
 	deadline := time.Now().Add(hangGuard)
@@ -216,5 +236,105 @@ func BenchmarkEchoEvents(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// recordConn is the TCP connection under a test's TLS client: it writes
+// byte by byte (split records) or, while holding, gathers writes to send
+// them in one (several records at once).
+type recordConn struct {
+	net.Conn
+	split bool
+	hold  bool
+	held  []byte
+}
+
+func (r *recordConn) Write(p []byte) (int, error) {
+	switch {
+	case r.hold:
+		r.held = append(r.held, p...)
+		return len(p), nil
+	case r.split:
+		for i := range p {
+			if _, err := r.Conn.Write(p[i : i+1]); err != nil {
+				return i, err
+			}
+		}
+		return len(p), nil
+	}
+	return r.Conn.Write(p)
+}
+
+func (r *recordConn) flush() error {
+	r.hold = false
+	_, err := r.Conn.Write(r.held)
+	r.held = nil
+	return err
+}
+
+// TestEventsTLSRecords serves a TLS connection whose records arrive byte
+// by byte, and several at once: every message comes out whole and in
+// order.
+func TestEventsTLSRecords(t *testing.T) {
+	srv, ended := eventEchoServer(t, true, nil)
+	u := urlOf(srv.URL)
+	var rc *recordConn
+	opts := &DialOptions{
+		TLSConfig: &tls.Config{InsecureSkipVerify: true},
+		NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			rc = &recordConn{Conn: nc}
+			return rc, nil
+		},
+	}
+	c, _, err := Dial(context.Background(), strings.Replace(u, "ws://", "wss://", 1), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	ctx := context.Background()
+	echo := func(msgs ...[]byte) {
+		t.Helper()
+		for _, m := range msgs {
+			_, got, err := c.Read(ctx)
+			if err != nil || !bytes.Equal(got, m) {
+				t.Fatalf("echo: %d bytes, %v; want %d bytes", len(got), err, len(m))
+			}
+		}
+	}
+	rc.split = true
+	for _, n := range []int{1, 200, 5000} {
+		m := pattern(n, byte(n))
+		if err := c.Write(ctx, BinaryMessage, m); err != nil {
+			t.Fatal(err)
+		}
+		echo(m)
+	}
+	rc.split = false
+	rc.hold = true
+	var msgs [][]byte
+	for i := range 20 {
+		m := pattern(10+i*300, byte(i))
+		msgs = append(msgs, m)
+		if err := c.Write(ctx, BinaryMessage, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rc.flush(); err != nil {
+		t.Fatal(err)
+	}
+	echo(msgs...)
+	// Idle, the TLS connection is the poller's: no goroutine reads it.
+	if !waitNoReaders() {
+		t.Fatal("a goroutine still reads the idle TLS connection")
+	}
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := recvEnd(t, ended); CloseStatus(err) != StatusNormalClosure {
+		t.Fatalf("server saw %v", err)
 	}
 }
