@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -155,14 +156,15 @@ func TestEventsByteAtATime(t *testing.T) {
 	}
 }
 
-// waitNoReaders waits (bounded) until no goroutine reads a served
-// connection, and reports whether that happened.
-func waitNoReaders() bool {
+// waitNoReader waits (bounded) until no goroutine reads the served
+// connection c, and reports whether that happened.
+func waitNoReader(c *Conn) bool {
 	deadline := time.Now().Add(hangGuard)
 	buf := make([]byte, 1<<20)
+	frame := fmt.Appendf(nil, "(*served).run(%p", c.srv.Load())
 	for {
 		n := runtime.Stack(buf, true)
-		if !bytes.Contains(buf[:n], []byte("(*served).run")) {
+		if !bytes.Contains(buf[:n], frame) {
 			return true
 		}
 		if time.Now().After(deadline) {
@@ -207,8 +209,6 @@ func TestEventsCloseNowEndsOnce(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 }
-
-var _ = http.StatusOK
 
 // BenchmarkEchoEvents is BenchmarkEchoTCP against a server whose
 // connections are read by the poller.
@@ -276,7 +276,16 @@ func (r *recordConn) flush() error {
 // by byte, and several at once: every message comes out whole and in
 // order.
 func TestEventsTLSRecords(t *testing.T) {
-	srv, ended := eventEchoServer(t, true, nil)
+	served := make(chan *Conn, 1)
+	ended := make(chan error, 1)
+	srv := httptest.NewTLSServer(EventHandler(nil, Events{
+		OnOpen: func(c *Conn, r *http.Request) { served <- c },
+		OnMessage: func(c *Conn, typ MessageType, data []byte) {
+			c.Write(context.Background(), typ, data)
+		},
+		OnEnd: func(c *Conn, err error) { ended <- err },
+	}))
+	defer srv.Close()
 	u := urlOf(srv.URL)
 	var rc *recordConn
 	opts := &DialOptions{
@@ -328,7 +337,7 @@ func TestEventsTLSRecords(t *testing.T) {
 	}
 	echo(msgs...)
 	// Idle, the TLS connection is the poller's: no goroutine reads it.
-	if !waitNoReaders() {
+	if !waitNoReader(<-served) {
 		t.Fatal("a goroutine still reads the idle TLS connection")
 	}
 	if err := c.Close(StatusNormalClosure, ""); err != nil {
