@@ -23,6 +23,8 @@ import (
 // Epoll flags, as the kernel defines them (syscall.EPOLLET is negative).
 const (
 	epollIn    = 0x1
+	epollErr   = 0x8
+	epollHup   = 0x10
 	epollRDHup = 0x2000
 	epollET    = 1 << 31
 )
@@ -133,6 +135,9 @@ func (p *poller) wait() {
 				}
 			} else if int(idx) < len(p.slots) {
 				if sl := p.slots[idx]; sl.s != nil && sl.gen == uint32(e.Pad) {
+					if e.Events&(epollRDHup|epollHup|epollErr) != 0 {
+						sl.s.hangup.Store(true)
+					}
 					ready = append(ready, sl.s)
 				}
 			}
@@ -156,6 +161,13 @@ func (p *poller) wait() {
 // rawSource reads a socket without waiting, through its syscall.RawConn.
 type rawSource struct {
 	rc syscall.RawConn
+
+	s *served
+
+	// drained: the last read returned less than asked, so the socket
+	// was empty then. The next read returns errWouldBlock without a
+	// system call that would only find that out.
+	drained bool
 
 	// The arguments and results of readFn, which is made once so that
 	// reads do not allocate.
@@ -239,6 +251,15 @@ func (t *tlsSource) read(p []byte) (int, error) {
 }
 
 func (src *rawSource) read(p []byte) (int, error) {
+	if src.drained {
+		// The last read emptied the socket: bytes that arrived since
+		// were signalled (served.park sees it), unless the peer's end
+		// came with the last bytes read.
+		src.drained = false
+		if !src.s.hangup.Load() {
+			return 0, errWouldBlock
+		}
+	}
 	for {
 		src.p = p
 		err := src.rc.Read(src.readFn)
@@ -251,7 +272,8 @@ func (src *rawSource) read(p []byte) (int, error) {
 			if src.n == 0 && len(p) > 0 {
 				return 0, io.EOF
 			}
-			return max(src.n, 0), nil
+			src.drained = src.n < len(p)
+			return src.n, nil
 		case syscall.EAGAIN:
 			return 0, errWouldBlock
 		case syscall.EINTR:
@@ -279,6 +301,7 @@ func (src *rawSource) register(s *served) error {
 	p.slots[idx] = pollSlot{s: s, gen: gen}
 	p.mu.Unlock()
 	s.reg = pollReg{p: p, idx: idx, gen: gen}
+	src.s = s
 	ev := syscall.EpollEvent{Events: epollIn | epollRDHup | epollET, Fd: int32(idx), Pad: int32(gen)}
 	var cerr error
 	err = src.rc.Control(func(fd uintptr) {

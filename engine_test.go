@@ -416,3 +416,21 @@ func TestServedClient(t *testing.T) {
 		t.Fatalf("OnEnd got %v", err)
 	}
 }
+
+// TestServedPeerGone: a peer that sends a message and closes TCP at once
+// (the end arriving with the last bytes) gets the message delivered, then
+// the end.
+func TestServedPeerGone(t *testing.T) {
+	t.Parallel()
+	for range 20 {
+		_, p, msgs, ended := servedPair(t, ConnOptions{}, false)
+		p.write(frameBytes(true, 0, frame.OpText, []byte("last words"), false))
+		p.nc.Close()
+		if m := recvMessage(t, msgs); string(m.data) != "last words" {
+			t.Fatalf("got %q", m.data)
+		}
+		if err := recvEnd(t, ended); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("OnEnd got %v", err)
+		}
+	}
+}

@@ -113,6 +113,7 @@ type served struct {
 	// nil when a goroutine reads the connection the ordinary way.
 	src      pollSource
 	nonblock atomic.Bool // reads go through src (set only while the reader holds readSem)
+	hangup   atomic.Bool // the poller saw the peer's end (or an error) on the socket
 	state    atomic.Int32
 	reg      pollReg // the poller's handle
 
