@@ -12,13 +12,22 @@ import (
 	"unsafe"
 )
 
-// The poller: one epoll instance, and one goroutine waiting on it, for all
+// The poller: one epoll instance, and one goroutine reading it, for all
 // the served connections of the process. Each socket is registered
 // edge-triggered, so it is signalled when data arrives and never again
 // until more does; a connection's reader reads until a read would block
-// before handing it back (served.park), and a signal that comes while it
-// runs makes it read again. The socket stays registered with Go's own
-// poller as well, which writes use.
+// (or a short read shows the socket empty) before handing it back
+// (served.park), and a signal that comes while it runs makes it read
+// again. The socket stays registered with Go's own poller as well, which
+// writes use.
+//
+// The epoll instance is itself watched by Go's poller: the goroutine
+// collects events without waiting (epoll_wait with no timeout) and, when
+// there are none, parks as a goroutine reading a socket would, so no
+// thread is held in a system call and the runtime wakes the goroutine
+// with its other network work. The poller runs only while connections
+// are registered: when the last one leaves it closes, and the next
+// registration starts a new one.
 
 // Epoll flags, as the kernel defines them (syscall.EPOLLET is negative).
 const (
@@ -29,22 +38,16 @@ const (
 	epollET    = 1 << 31
 )
 
-// The poller runs only while connections are registered: when the last
-// one leaves, its goroutine is woken through a pipe and ends, closing the
-// epoll instance; the next registration starts a new one.
 type poller struct {
 	epfd   int
-	wakeR  int // the pipe that wakes wait when the last registration leaves
-	wakeW  int
+	file   *os.File // epfd, watched by Go's poller
+	rc     syscall.RawConn
 	mu     sync.Mutex
 	slots  []pollSlot // indexed by the registration's number
 	free   []uint32
 	count  int  // registrations
-	closed bool // wait has ended: register on a new poller
+	closed bool // the last registration has left: register on a new poller
 }
-
-// wakeIdx marks the pipe's events.
-const wakeIdx = 1<<32 - 1
 
 // pollSlot is one registration; gen tells a late event for a registration
 // that has ended from one for the slot's new owner.
@@ -93,47 +96,59 @@ func newPoller() (*poller, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
 	}
-	var pipe [2]int
-	if err := syscall.Pipe2(pipe[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+	if err := syscall.SetNonblock(epfd, true); err != nil {
 		syscall.Close(epfd)
-		return nil, os.NewSyscallError("pipe2", err)
+		return nil, os.NewSyscallError("fcntl", err)
 	}
-	ev := syscall.EpollEvent{Events: epollIn, Fd: -1}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, pipe[0], &ev); err != nil {
-		syscall.Close(epfd)
-		syscall.Close(pipe[0])
-		syscall.Close(pipe[1])
-		return nil, os.NewSyscallError("epoll_ctl", err)
+	f := os.NewFile(uintptr(epfd), "epoll")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
 	}
-	return &poller{epfd: epfd, wakeR: pipe[0], wakeW: pipe[1]}, nil
+	return &poller{epfd: epfd, file: f, rc: rc}, nil
 }
 
-// wait hands each readiness event to its connection, until the last
-// registration has left.
+// wait hands each readiness event to its connection, until the poller is
+// closed.
 func (p *poller) wait() {
 	events := make([]syscall.EpollEvent, 128)
 	ready := make([]*served, 0, len(events))
-	for {
-		timeout := -1
-		if theReaders.pending() {
-			timeout = int(stallInterval / time.Millisecond)
+	var n int
+	collect := func(fd uintptr) bool {
+		var err error
+		n, err = syscall.EpollWait(int(fd), events, 0)
+		if err != nil {
+			n = 0
+			return err != syscall.EINTR
 		}
-		n, err := syscall.EpollWait(p.epfd, events, timeout)
-		if timeout >= 0 {
+		return n > 0
+	}
+	stallWatch := false
+	for {
+		// While connections wait for a reader, look at their progress
+		// at intervals (readers.stallCheck).
+		if pending := theReaders.pending(); pending || stallWatch {
+			stallWatch = pending
+			if pending {
+				p.file.SetReadDeadline(time.Now().Add(stallInterval))
+			} else {
+				p.file.SetReadDeadline(time.Time{})
+			}
+		}
+		err := p.rc.Read(collect)
+		if stallWatch {
 			theReaders.stallCheck()
 		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			continue
+		}
 		if err != nil {
-			continue // EINTR
+			return // closed
 		}
 		p.mu.Lock()
 		for _, e := range events[:n] {
-			if idx := uint32(e.Fd); idx == wakeIdx {
-				var b [8]byte
-				syscall.Read(p.wakeR, b[:])
-				if p.count == 0 {
-					p.closed = true
-				}
-			} else if int(idx) < len(p.slots) {
+			if idx := uint32(e.Fd); int(idx) < len(p.slots) {
 				if sl := p.slots[idx]; sl.s != nil && sl.gen == uint32(e.Pad) {
 					if e.Events&(epollRDHup|epollHup|epollErr) != 0 {
 						sl.s.hangup.Store(true)
@@ -142,19 +157,12 @@ func (p *poller) wait() {
 				}
 			}
 		}
-		closed := p.closed
 		p.mu.Unlock()
 		for i, s := range ready {
 			s.ready()
 			ready[i] = nil
 		}
 		ready = ready[:0]
-		if closed {
-			syscall.Close(p.epfd)
-			syscall.Close(p.wakeR)
-			syscall.Close(p.wakeW)
-			return
-		}
 	}
 }
 
@@ -335,7 +343,8 @@ func (p *poller) release(r pollReg) {
 		p.free = append(p.free, r.idx)
 		p.count--
 		if p.count == 0 {
-			syscall.Write(p.wakeW, []byte{1})
+			p.closed = true
+			p.file.Close() // ends wait
 		}
 	}
 	p.mu.Unlock()
