@@ -31,12 +31,10 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	case errors.Is(err, ErrCloseTimeout):
 		return err
 	case c.tcpClosed.Load():
-		select {
-		case <-c.closeRecv:
+		if c.closeRecv.fired() {
 			return nil // the closing handshake is complete
-		default:
-			return c.closedErr()
 		}
+		return c.closedErr()
 	case errors.Is(err, ErrClosed):
 		// The closing handshake had started already.
 		return c.waitClosed(time.Now().Add(c.closeTimeout))
@@ -48,21 +46,29 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	// Wait for the peer's close frame: read it ourselves if no one is reading.
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
-	select {
-	case c.readSem <- struct{}{}:
-		c.discardUntilClose()
-		release(c.readSem)
-	case <-c.closeRecv:
-	case <-c.closed:
-	case <-timer.C:
+	wake := c.readSem.wakeChan()
+wait:
+	for {
+		if c.readSem.tryAcquire() {
+			c.discardUntilClose()
+			release(&c.readSem)
+			break
+		}
+		select {
+		case <-wake:
+		case <-c.closeRecv.C():
+			break wait
+		case <-c.closed.C():
+			break wait
+		case <-timer.C:
+			break wait
+		}
 	}
 	if err := c.waitClosed(deadline); err != nil {
 		return err
 	}
-	select {
-	case <-c.closeRecv:
+	if c.closeRecv.fired() {
 		return nil
-	default:
 	}
 	if !time.Now().Before(deadline) {
 		return ErrCloseTimeout
@@ -94,6 +100,11 @@ func (c *Conn) CloseWrite(code StatusCode, reason string) error {
 	deadline := time.Now().Add(c.closeTimeout)
 	c.closingAt.Store(deadline.UnixNano())
 	c.nc.SetReadDeadline(deadline)
+	if s := c.srv.Load(); s != nil && s.src != nil {
+		// A connection waiting in the poller sees its deadline only
+		// when it is read: read it then.
+		time.AfterFunc(c.closeTimeout, s.ready)
+	}
 	return nil
 }
 
@@ -111,7 +122,7 @@ func (c *Conn) waitClosed(deadline time.Time) error {
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
-	case <-c.closed:
+	case <-c.closed.C():
 		return nil
 	case <-timer.C:
 		c.closeTCP(ErrCloseTimeout)
@@ -166,7 +177,7 @@ func (c *Conn) handlePeerClose(p []byte) error {
 	c.metrics.closeReceived(code)
 	c.peerClose = CloseError{Code: StatusCode(code), Reason: string(reason)}
 	c.readErr = &c.peerClose
-	c.closeRecvOnce.Do(func() { close(c.closeRecv) })
+	c.closeRecv.fire()
 	c.peerClosed(c.peerClose.Code, c.peerClose.Reason)
 	// The reason fits: it came in a control frame with the same code.
 	if c.peerClose.Code == StatusNoStatus {
@@ -182,6 +193,7 @@ func (c *Conn) handlePeerClose(p []byte) error {
 // once on the server, after the server's EOF (bounded) on the client.
 func (c *Conn) finishClose() {
 	if !c.server {
+		c.blockingReads()
 		c.nc.SetReadDeadline(time.Now().Add(c.closeTimeout))
 		io.Copy(io.Discard, &c.rb)
 	}
@@ -199,6 +211,7 @@ func (c *Conn) fail(code StatusCode, kind error, detail string) error {
 		// read that failed (a request context ends with its handler).
 		c.readWatch.disarm(c.nc, readSide, time.Time{})
 		c.lingering.Store(true)
+		c.blockingReads()
 		go c.lingeringClose(err)
 		return err
 	}
