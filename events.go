@@ -250,14 +250,9 @@ func (c *Conn) readServed(s *served, buf *[]byte) (MessageType, []byte, error) {
 			s.nonblock.Store(true)
 			defer s.nonblock.Store(false)
 		}
-		if err := c.beginMessage(); err != nil {
-			return err
-		}
-		m := &c.msg
-		typ = m.typ
-		dst = append(dst, m.takeKept()...)
 		var err error
-		dst, err = m.readAll(dst, 0)
+		typ, dst, err = c.readWhole(dst, 0)
+		m := &c.msg
 		m.kept = nil
 		if c.interrupted && m.active {
 			// The message keeps its buffer until the rest arrives.
