@@ -8,7 +8,6 @@ import (
 	"os"
 	"sync"
 	"syscall"
-	"time"
 	"unsafe"
 )
 
@@ -120,30 +119,12 @@ func (p *poller) wait() {
 		n, err = syscall.EpollWait(int(fd), events, 0)
 		if err != nil {
 			n = 0
-			return err != syscall.EINTR
+			return true // EINTR: again (a closed poller fails the next Read)
 		}
 		return n > 0
 	}
-	stallWatch := false
 	for {
-		// While connections wait for a reader, look at their progress
-		// at intervals (readers.stallCheck).
-		if pending := theReaders.pending(); pending || stallWatch {
-			stallWatch = pending
-			if pending {
-				p.file.SetReadDeadline(time.Now().Add(stallInterval))
-			} else {
-				p.file.SetReadDeadline(time.Time{})
-			}
-		}
-		err := p.rc.Read(collect)
-		if stallWatch {
-			theReaders.stallCheck()
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			continue
-		}
-		if err != nil {
+		if err := p.rc.Read(collect); err != nil {
 			return // closed
 		}
 		p.mu.Lock()
