@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
@@ -88,9 +89,15 @@ func BenchmarkWrite(b *testing.B) {
 // BenchmarkEchoTCP is a full round trip over loopback TCP: client write,
 // server read and write back, client read.
 func BenchmarkEchoTCP(b *testing.B) {
+	benchmarkEcho(b, func() *httptest.Server { srv, _ := echoServer(b, false, nil); return srv })
+}
+
+// benchmarkEcho measures round trips of several sizes to the echo server
+// that start returns.
+func benchmarkEcho(b *testing.B, start func() *httptest.Server) {
 	for _, size := range []int{16, 1 << 10, 64 << 10} {
 		b.Run(strconv.Itoa(size), func(b *testing.B) {
-			srv, _ := echoServer(b, false, nil)
+			srv := start()
 			c, _, err := Dial(context.Background(), urlOf(srv.URL), nil)
 			if err != nil {
 				b.Fatal(err)

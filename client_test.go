@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -36,9 +37,13 @@ func urlOf(srv string) string {
 	return "ws" + strings.TrimPrefix(srv, "http") + "/ws"
 }
 
-func TestClientEcho(t *testing.T) {
+func TestClientEcho(t *testing.T) { testClientEcho(t, echoServer) }
+
+// testClientEcho exchanges messages of every length class with the echo
+// server that start starts, then closes.
+func testClientEcho(t *testing.T, start func(t testing.TB, tlsOn bool, opts *AcceptOptions) (*httptest.Server, chan error)) {
 	eachTransport(t, func(t *testing.T, tlsOn bool) {
-		srv, ended := echoServer(t, tlsOn, nil)
+		srv, ended := start(t, tlsOn, nil)
 		c := dialEcho(t, urlOf(srv.URL), nil)
 		ctx := context.Background()
 		for _, n := range []int{0, 1, 125, 126, 65535, 65536, 1 << 20} {

@@ -26,6 +26,11 @@
 // connection; the connection then runs over the stream with the same
 // rules.
 //
+// A server with many mostly idle connections can hand their reading to the
+// library instead (EventHandler, or Conn.Serve after Accept or Dial): each
+// whole message goes to a callback, and on Linux a connection holds no
+// goroutine while nothing arrives; the connection rules are the same.
+//
 // A client connects with Dial. Both sides get a *Conn: read and write whole
 // messages with Read and Write, or stream them with Reader and Writer; end
 // the connection with Close, which performs the closing handshake.

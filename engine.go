@@ -18,18 +18,19 @@ const stallInterval = 10 * time.Millisecond
 // that the runtime keeps after they end stays small.
 //
 // A callback that blocks holds its goroutine. So that it cannot hold the
-// queue up, the poller checks the queue's progress whenever it waits (see
-// stallCheck): when no connection has been taken from it for that long,
-// as many goroutines again are allowed.
+// queue up, the queue's progress is checked while connections wait in it
+// with no reader free (stallCheck): when none has been taken from it for
+// stallInterval, as many goroutines again are allowed.
 type readers struct {
 	mu       sync.Mutex
 	queue    []*served // FIFO: queue[head:]
 	head     int
-	running  int      // goroutines taking from the queue
-	limit    int      // how many may run; back to baseReaders when the queue empties
-	taken    uint64   // connections taken from the queue so far
-	lastSeen uint64   // taken at the previous stall check
-	lastAt   int64    // monoNow of that check
+	running  int    // goroutines taking from the queue
+	limit    int    // how many may run; back to baseReaders when the queue empties
+	taken    uint64 // connections taken from the queue so far
+	lastSeen uint64 // taken when the stall check was armed
+	watching bool   // the stall check is armed
+	timer    *time.Timer
 	bufs     [][]byte // message buffers of readers that have ended, for the next ones
 }
 
@@ -48,6 +49,8 @@ func (r *readers) schedule(s *served) {
 	start := r.running < r.limit
 	if start {
 		r.running++
+	} else {
+		r.watch()
 	}
 	r.mu.Unlock()
 	if start {
@@ -98,34 +101,39 @@ func (r *readers) work() {
 	}
 }
 
-// pending reports whether connections are waiting for a reader.
-func (r *readers) pending() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.head < len(r.queue)
-}
-
-// stallCheck is called by the poller while connections are queued: if
-// none was taken for stallInterval, every reader is held by a callback,
-// and as many readers again are started.
+// stallCheck runs stallInterval after a connection was queued with no
+// reader free, and again as long as connections wait: if none was taken
+// from the queue meanwhile, every reader is held by a callback, and as
+// many readers again are started.
 func (r *readers) stallCheck() {
-	now := monoNow()
 	r.mu.Lock()
-	if now-r.lastAt < int64(stallInterval) {
-		r.mu.Unlock()
-		return
-	}
-	r.lastAt = now
+	r.watching = false
 	waiting := len(r.queue) - r.head
 	start := 0
-	if waiting > 0 && r.taken == r.lastSeen {
-		r.limit += max(r.running, 1)
-		start = min(waiting, r.limit-r.running)
-		r.running += start
+	if waiting > 0 {
+		if r.taken == r.lastSeen {
+			r.limit += max(r.running, 1)
+			start = min(waiting, r.limit-r.running)
+			r.running += start
+		}
+		r.watch()
 	}
-	r.lastSeen = r.taken
 	r.mu.Unlock()
 	for range start {
 		go readerWork()
+	}
+}
+
+// watch arms the stall check, if it is not armed; r.mu is held.
+func (r *readers) watch() {
+	if r.watching {
+		return
+	}
+	r.watching = true
+	r.lastSeen = r.taken
+	if r.timer == nil {
+		r.timer = time.AfterFunc(stallInterval, r.stallCheck)
+	} else {
+		r.timer.Reset(stallInterval)
 	}
 }

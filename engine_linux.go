@@ -8,7 +8,6 @@ import (
 	"os"
 	"sync"
 	"syscall"
-	"time"
 	"unsafe"
 )
 
@@ -120,30 +119,12 @@ func (p *poller) wait() {
 		n, err = syscall.EpollWait(int(fd), events, 0)
 		if err != nil {
 			n = 0
-			return err != syscall.EINTR
+			return true // EINTR: again (a closed poller fails the next Read)
 		}
 		return n > 0
 	}
-	stallWatch := false
 	for {
-		// While connections wait for a reader, look at their progress
-		// at intervals (readers.stallCheck).
-		if pending := theReaders.pending(); pending || stallWatch {
-			stallWatch = pending
-			if pending {
-				p.file.SetReadDeadline(time.Now().Add(stallInterval))
-			} else {
-				p.file.SetReadDeadline(time.Time{})
-			}
-		}
-		err := p.rc.Read(collect)
-		if stallWatch {
-			theReaders.stallCheck()
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			continue
-		}
-		if err != nil {
+		if err := p.rc.Read(collect); err != nil {
 			return // closed
 		}
 		p.mu.Lock()
@@ -232,12 +213,13 @@ func (src *rawSource) readable() bool {
 }
 
 // tlsSource reads a TLS connection without waiting for a socket that has
-// nothing. crypto/tls may hold decrypted bytes, or whole records, that the
-// socket no longer signals; they are read first, with the socket's read
-// deadline in the past (a timeout is not sticky in crypto/tls, and a
-// TCPConn past its deadline fails before any system call). Only when
-// nothing is held and the socket has bytes is the socket read, which
-// waits only while a record is incomplete.
+// nothing. When the socket has bytes, the TLS connection is read as usual
+// (crypto/tls reads what it holds first, and waits only while a record is
+// incomplete). When it has none, crypto/tls may still hold decrypted bytes
+// or whole records that the socket no longer signals: they are read with
+// the socket's read deadline in the past (a timeout is not sticky in
+// crypto/tls, and a TCPConn past its deadline fails before any system
+// call), and only if there are none does the read report errWouldBlock.
 type tlsSource struct {
 	*rawSource // of the TCP socket: its registration and readable
 	c          *Conn
@@ -246,16 +228,16 @@ type tlsSource struct {
 }
 
 func (t *tlsSource) read(p []byte) (int, error) {
+	if t.readable() {
+		return t.tc.Read(p)
+	}
 	t.tcp.SetReadDeadline(longAgo)
 	n, err := t.tc.Read(p)
 	t.tcp.SetReadDeadline(t.c.closeDeadline())
-	if n > 0 || err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
-		return n, err
-	}
-	if !t.readable() {
+	if n == 0 && err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		return 0, errWouldBlock
 	}
-	return t.tc.Read(p)
+	return n, err
 }
 
 func (src *rawSource) read(p []byte) (int, error) {

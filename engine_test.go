@@ -434,3 +434,32 @@ func TestServedPeerGone(t *testing.T) {
 		}
 	}
 }
+
+// TestServedEndWhileReadersBlocked: with every reader held by a blocked
+// callback, a connection closed from another goroutine still gets its
+// OnEnd (more readers are started), though the poller sees nothing.
+func TestServedEndWhileReadersBlocked(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	blocked := make(chan struct{}, 64)
+	blocking := Events{OnMessage: func(c *Conn, typ MessageType, data []byte) {
+		blocked <- struct{}{}
+		<-release
+	}}
+	idle, _, _, ended := servedPair(t, ConnOptions{}, false)
+	n := baseReaders()
+	for range n {
+		c, p := newPair(t, ConnOptions{}, false)
+		if err := c.Serve(blocking); err != nil {
+			t.Fatal(err)
+		}
+		p.write(frameBytes(true, 0, frame.OpText, []byte("block"), false))
+	}
+	for range n {
+		recv(t, blocked, "a blocking callback was not reached")
+	}
+	idle.CloseNow()
+	if err := recvEnd(t, ended); !errors.Is(err, ErrClosed) {
+		t.Fatalf("OnEnd got %v", err)
+	}
+}

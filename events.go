@@ -48,9 +48,13 @@ var errServed = errors.New("websock: the connection is read by Serve: Read, Read
 // goroutine while no data is arriving: a poller watches its socket, and a
 // goroutine is borrowed only while a message is read and delivered. A
 // message that arrives in pieces (a peer sending one byte at a time) is
-// gathered between the pieces without holding a goroutine. Other
-// connections (TLS, HTTP/2 streams, other systems) get a goroutine that
-// reads them, with the same callbacks.
+// gathered between the pieces without holding a goroutine. Over TLS the
+// socket is watched the same way; a goroutine reads only while a TLS
+// record is incomplete. Other connections (HTTP/2 streams, other
+// net.Conns, other systems) get a goroutine that reads them, with the same
+// callbacks. An HTTP/2 stream ends with its HTTP handler: a handler that
+// calls Serve on one must wait for OnEnd before it returns (EventHandler
+// does).
 func (c *Conn) Serve(ev Events) error {
 	s, err := c.startServe(ev)
 	if err != nil {
@@ -250,14 +254,9 @@ func (c *Conn) readServed(s *served, buf *[]byte) (MessageType, []byte, error) {
 			s.nonblock.Store(true)
 			defer s.nonblock.Store(false)
 		}
-		if err := c.beginMessage(); err != nil {
-			return err
-		}
-		m := &c.msg
-		typ = m.typ
-		dst = append(dst, m.takeKept()...)
 		var err error
-		dst, err = m.readAll(dst, 0)
+		typ, dst, err = c.readWhole(dst, 0)
+		m := &c.msg
 		m.kept = nil
 		if c.interrupted && m.active {
 			// The message keeps its buffer until the rest arrives.

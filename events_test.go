@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,14 +31,7 @@ func eventEchoServer(t testing.TB, tlsOn bool, opts *AcceptOptions) (*httptest.S
 			ended <- err
 		},
 	})
-	var srv *httptest.Server
-	if tlsOn {
-		srv = httptest.NewTLSServer(h)
-	} else {
-		srv = httptest.NewServer(h)
-	}
-	t.Cleanup(srv.Close)
-	return srv, ended
+	return startServer(t, tlsOn, h), ended
 }
 
 // servedPair is newPair with the Conn served: its messages and its end
@@ -68,51 +60,28 @@ func servedPair(t testing.TB, opts ConnOptions, compressed bool) (*Conn, *rawPee
 
 func recvMessage(t testing.TB, msgs chan servedMessage) servedMessage {
 	t.Helper()
-	select {
-	case m := <-msgs:
-		return m
-	case <-time.After(hangGuard):
-		t.Fatal("no message")
-	}
-	return servedMessage{}
+	return recv(t, msgs, "no message")
 }
 
 func recvEnd(t testing.TB, ended chan error) error {
 	t.Helper()
-	select {
-	case err := <-ended:
-		return err
-	case <-time.After(hangGuard):
-		t.Fatal("OnEnd was not called")
-	}
-	return nil
+	return recv(t, ended, "OnEnd was not called")
 }
 
-func TestEventsEcho(t *testing.T) {
-	eachTransport(t, func(t *testing.T, tlsOn bool) {
-		srv, ended := eventEchoServer(t, tlsOn, nil)
-		c := dialEcho(t, urlOf(srv.URL), nil)
-		ctx := context.Background()
-		for _, n := range []int{0, 1, 125, 126, 65535, 65536, 1 << 20} {
-			for _, typ := range []MessageType{TextMessage, BinaryMessage} {
-				msg := bytes.Repeat([]byte("é"), n/2)
-				if err := c.Write(ctx, typ, msg); err != nil {
-					t.Fatal(err)
-				}
-				gotTyp, got, err := c.Read(ctx)
-				if err != nil || gotTyp != typ || !bytes.Equal(got, msg) {
-					t.Fatalf("echo of %d bytes: type %v, %d bytes, err %v", len(msg), gotTyp, len(got), err)
-				}
-			}
-		}
-		if err := c.Close(StatusNormalClosure, "bye"); err != nil {
-			t.Fatalf("Close: %v", err)
-		}
-		if err := recvEnd(t, ended); CloseStatus(err) != StatusNormalClosure {
-			t.Fatalf("server saw %v", err)
-		}
-	})
+// recv receives from ch, failing the test with missing after hangGuard.
+func recv[T any](t testing.TB, ch chan T, missing string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(hangGuard):
+		t.Fatal(missing)
+	}
+	var zero T
+	return zero
 }
+
+func TestEventsEcho(t *testing.T) { testClientEcho(t, eventEchoServer) }
 
 func TestEventsByteAtATime(t *testing.T) {
 	// A served connection keeps the poller running for the count below.
@@ -213,30 +182,7 @@ func TestEventsCloseNowEndsOnce(t *testing.T) {
 // BenchmarkEchoEvents is BenchmarkEchoTCP against a server whose
 // connections are read by the poller.
 func BenchmarkEchoEvents(b *testing.B) {
-	for _, size := range []int{16, 1 << 10, 64 << 10} {
-		b.Run(strconv.Itoa(size), func(b *testing.B) {
-			srv, _ := eventEchoServer(b, false, nil)
-			c, _, err := Dial(context.Background(), urlOf(srv.URL), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.CloseNow()
-			ctx := context.Background()
-			msg := bytes.Repeat([]byte("x"), size)
-			buf := make([]byte, 0, size)
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if err := c.Write(ctx, BinaryMessage, msg); err != nil {
-					b.Fatal(err)
-				}
-				if _, buf, err = c.ReadAppend(ctx, buf[:0]); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	benchmarkEcho(b, func() *httptest.Server { srv, _ := eventEchoServer(b, false, nil); return srv })
 }
 
 // recordConn is the TCP connection under a test's TLS client: it writes

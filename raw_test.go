@@ -202,6 +202,11 @@ func echoServer(t testing.TB, tlsOn bool, opts *AcceptOptions) (*httptest.Server
 	t.Helper()
 	ended := make(chan error, 256)
 	h := echoHandler(func(w http.ResponseWriter, r *http.Request) (*Conn, error) { return Accept(w, r, opts) }, ended)
+	return startServer(t, tlsOn, h), ended
+}
+
+// startServer serves h, over TLS if tlsOn, until the test ends.
+func startServer(t testing.TB, tlsOn bool, h http.Handler) *httptest.Server {
 	var srv *httptest.Server
 	if tlsOn {
 		srv = httptest.NewTLSServer(h)
@@ -209,7 +214,7 @@ func echoServer(t testing.TB, tlsOn bool, opts *AcceptOptions) (*httptest.Server
 		srv = httptest.NewServer(h)
 	}
 	t.Cleanup(srv.Close)
-	return srv, ended
+	return srv
 }
 
 // echoHandler upgrades with accept and echoes every message, then sends

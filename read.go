@@ -35,14 +35,9 @@ func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte,
 	}
 	var typ MessageType
 	err := c.readOp(ctx, func() error {
-		if err := c.beginMessage(); err != nil {
-			return err
-		}
-		m := &c.msg
-		typ = m.typ
-		dst = append(dst, m.takeKept()...)
 		var err error
-		dst, err = m.readAll(dst, start)
+		typ, dst, err = c.readWhole(dst, start)
+		m := &c.msg
 		if c.interrupted && m.active {
 			// Keep what was received for the next call.
 			m.kept = append(m.kept[:0], dst[start:]...)
@@ -56,6 +51,19 @@ func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte,
 		return 0, dst[:start], err
 	}
 	return typ, dst, nil
+}
+
+// readWhole reads the message (the one a read call left unfinished, or
+// the next) and appends it to dst, whose bytes from start on are the
+// message's; the read semaphore is held.
+func (c *Conn) readWhole(dst []byte, start int) (MessageType, []byte, error) {
+	if err := c.beginMessage(); err != nil {
+		return 0, dst, err
+	}
+	m := &c.msg
+	dst = append(dst, m.takeKept()...)
+	dst, err := m.readAll(dst, start)
+	return m.typ, dst, err
 }
 
 // Reader waits for the next message and returns its type and a reader of

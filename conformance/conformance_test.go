@@ -40,7 +40,11 @@ func requireStrict(t *testing.T, results []*conformance.Result, want int) {
 }
 
 func echoServer(t *testing.T, tlsOn bool) *httptest.Server {
-	h := echoHandler()
+	return startServer(t, tlsOn, echoHandler())
+}
+
+// startServer serves h over TLS if tlsOn, until the test ends.
+func startServer(t *testing.T, tlsOn bool, h http.Handler) *httptest.Server {
 	var srv *httptest.Server
 	if tlsOn {
 		srv = httptest.NewTLSServer(h)
@@ -79,18 +83,21 @@ func transports(t *testing.T, f func(t *testing.T, tlsOn bool)) {
 // TestWebsockServer runs the whole suite against websock's server.
 func TestWebsockServer(t *testing.T) {
 	t.Parallel()
-	transports(t, func(t *testing.T, tlsOn bool) {
-		cases := suiteCases(t, tlsOn)
-		srv := echoServer(t, tlsOn)
-		url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
-		results, err := conformance.RunServer(context.Background(), cases, conformance.ClientConfig{
-			URL: url, TLSConfig: &tls.Config{InsecureSkipVerify: true}, Parallel: 4,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		requireStrict(t, results, len(cases))
+	transports(t, func(t *testing.T, tlsOn bool) { playServer(t, tlsOn, echoHandler()) })
+}
+
+// playServer runs the suite against the echo server h.
+func playServer(t *testing.T, tlsOn bool, h http.Handler) {
+	cases := suiteCases(t, tlsOn)
+	srv := startServer(t, tlsOn, h)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
+	results, err := conformance.RunServer(context.Background(), cases, conformance.ClientConfig{
+		URL: url, TLSConfig: &tls.Config{InsecureSkipVerify: true}, Parallel: 4,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireStrict(t, results, len(cases))
 }
 
 // TestWebsockClient runs the whole suite against websock's client, through
@@ -100,14 +107,7 @@ func TestWebsockClient(t *testing.T) {
 	transports(t, func(t *testing.T, tlsOn bool) {
 		cases := suiteCases(t, tlsOn)
 		fuzzer := &conformance.Server{Cases: cases}
-		var srv *httptest.Server
-		if tlsOn {
-			srv = httptest.NewTLSServer(fuzzer)
-		} else {
-			srv = httptest.NewServer(fuzzer)
-		}
-		defer srv.Close()
-		base := "ws" + strings.TrimPrefix(srv.URL, "http")
+		base := "ws" + strings.TrimPrefix(startServer(t, tlsOn, fuzzer).URL, "http")
 		playClient(t, cases, base, &websock.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}, Extensions: extensions()})
 		requireStrict(t, fuzzer.Results("websock"), len(cases))
 	})

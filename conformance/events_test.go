@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,44 +27,19 @@ var eventEcho = websock.Events{
 func TestEventsServer(t *testing.T) {
 	t.Parallel()
 	transports(t, func(t *testing.T, tlsOn bool) {
-		cases := suiteCases(t, tlsOn)
-		h := websock.EventHandler(&websock.AcceptOptions{Extensions: extensions()}, eventEcho)
-		var srv *httptest.Server
-		if tlsOn {
-			srv = httptest.NewTLSServer(h)
-		} else {
-			srv = httptest.NewServer(h)
-		}
-		t.Cleanup(srv.Close)
-		url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
-		results, err := conformance.RunServer(context.Background(), cases, conformance.ClientConfig{
-			URL: url, TLSConfig: &tls.Config{InsecureSkipVerify: true}, Parallel: 4,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		requireStrict(t, results, len(cases))
+		playServer(t, tlsOn, websock.EventHandler(&websock.AcceptOptions{Extensions: extensions()}, eventEcho))
 	})
 }
 
 // TestEventsClient runs the suite against websock's client with its
-// connections read by the poller (Dial, then Serve).
+// connections read by the poller (Dial, then Serve), four at a time.
 func TestEventsClient(t *testing.T) {
 	t.Parallel()
 	transports(t, func(t *testing.T, tlsOn bool) {
 		cases := suiteCases(t, tlsOn)
 		fuzzer := &conformance.Server{Cases: cases}
-		var srv *httptest.Server
-		if tlsOn {
-			srv = httptest.NewTLSServer(fuzzer)
-		} else {
-			srv = httptest.NewServer(fuzzer)
-		}
-		defer srv.Close()
-		base := "ws" + strings.TrimPrefix(srv.URL, "http")
+		base := "ws" + strings.TrimPrefix(startServer(t, tlsOn, fuzzer).URL, "http")
 		opts := &websock.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}, Extensions: extensions()}
-		// Every case at once: served connections hold no goroutine while
-		// they wait.
 		var wg sync.WaitGroup
 		for i := range cases {
 			o := *opts
@@ -74,7 +48,7 @@ func TestEventsClient(t *testing.T) {
 				t.Errorf("case %s: %v", cases[i].ID, err)
 			}
 			if i%4 == 3 {
-				wg.Wait() // four at a time, as playClient
+				wg.Wait()
 			}
 		}
 		wg.Wait()
