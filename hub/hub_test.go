@@ -311,16 +311,19 @@ func TestSlowClientDoesNotDelayOthers(t *testing.T) {
 	if slowSub.Err() != nil {
 		t.Fatalf("slow subscriber ended: %v", slowSub.Err())
 	}
+	p50 := func(l []time.Duration) time.Duration { return l[len(l)/2] }
 	p99 := func(l []time.Duration) time.Duration { return l[len(l)*99/100] }
 	growth := int64(heap1) - int64(heap0)
 	t.Logf("fast clients' latency p50/p99: %v/%v without a slow client, %v/%v with one; slow client dropped %d; live heap %+d bytes (queue %d x %d bytes)",
-		before[len(before)/2], p99(before), during[len(during)/2], p99(during), st.Dropped, growth, queueSize, size)
+		p50(before), p99(before), p50(during), p99(during), st.Dropped, growth, queueSize, size)
 	if limit := int64(2*queueSize*size + 1<<20); growth > limit {
 		t.Fatalf("live heap grew %d bytes, more than the slow client's queue allows (%d)", growth, limit)
 	}
-	// Unchanged, with room for a shared, loaded machine.
-	if p99(during) > 5*p99(before)+50*time.Millisecond {
-		t.Fatalf("p99 latency %v with a slow client, %v without", p99(during), p99(before))
+	// Unchanged, with room for a shared, loaded machine: the median, which
+	// a slow client holding up the others would move as a whole, while
+	// the tail also moves with whatever else the machine does.
+	if p50(during) > 5*p50(before)+50*time.Millisecond {
+		t.Fatalf("median latency %v with a slow client, %v without", p50(during), p50(before))
 	}
 }
 
