@@ -51,7 +51,7 @@ wait:
 	for {
 		if c.readSem.tryAcquire() {
 			c.discardUntilClose()
-			release(&c.readSem)
+			release(c.readSem)
 			break
 		}
 		select {

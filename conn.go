@@ -68,15 +68,13 @@ type Conn struct {
 	onClose atomic.Pointer[func(StatusCode, string)]
 
 	// Reading; guarded by readSem.
-	readSem     sem
+	readSem     *sem
 	readErr     error           // sticky: the connection cannot be read any more
 	readCtx     context.Context // the context of the read call in progress
 	readWatch   ctxWatch        // interrupts blocked reads when readCtx is done
 	hdr         frame.Header    // frame being read
 	remaining   int64           // its unread payload bytes
-	maskPos     int
-	rawSize     int64 // payload bytes of the current message so far
-	frames      frameReader
+	rawSize     int64           // payload bytes of the current message so far
 	msg         messageReader
 	ctrl        [frame.MaxControlPayload]byte
 	interrupted bool // the read call in progress was interrupted (its context, or no data yet)
@@ -84,8 +82,8 @@ type Conn struct {
 
 	// Writing. msgSem is held for a whole data message, frameSem for one
 	// frame; the fields below are guarded by frameSem.
-	msgSem     sem
-	frameSem   sem
+	msgSem     *sem
+	frameSem   *sem
 	writeErr   error // sticky: the connection cannot be written any more
 	writeWatch ctxWatch
 	closeSent  bool // guarded by frameSem
@@ -105,6 +103,7 @@ type Conn struct {
 	lingering    atomic.Bool           // a failed connection is being shut down gently
 	server       bool
 	codecBits    byte
+	maskPos      uint8        // position in the masking key of the frame being read
 	closingAt    atomic.Int64 // when the closing handshake this side started times out (Unix ns)
 
 	watchdog *watchdog // nil without keepalive, idle or message timeouts
@@ -112,6 +111,8 @@ type Conn struct {
 	tracker *ConnSet // told when TCP is closed, if not nil
 
 	srv atomic.Pointer[served] // set by Serve
+
+	sems [3]sem // what readSem, msgSem and frameSem point to
 
 	pongMu      sync.Mutex
 	pongWaiters map[string][]chan struct{}
@@ -149,8 +150,8 @@ func newConn(nc net.Conn, buffered []byte, cfg connConfig) *Conn {
 		crand.Read(seed[:])
 		c.keys = rand.NewChaCha8(seed)
 	}
+	c.readSem, c.msgSem, c.frameSem = &c.sems[0], &c.sems[1], &c.sems[2]
 	c.rb.Reset((*netReader)(c), buffered)
-	c.frames.c = c
 	c.msg.c = c
 	if c.codec != nil {
 		c.msg.coded = &codedMessage{}

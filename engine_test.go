@@ -306,28 +306,7 @@ func TestServedOrder(t *testing.T) {
 // there are readers do not hold up the messages of another connection.
 func TestServedBlockedCallbacks(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
-	defer close(release)
-	blocked := make(chan struct{}, 64)
-	blocking := Events{OnMessage: func(c *Conn, typ MessageType, data []byte) {
-		blocked <- struct{}{}
-		<-release
-	}}
-	n := baseReaders() + 2
-	for range n {
-		c, p := newPair(t, ConnOptions{}, false)
-		if err := c.Serve(blocking); err != nil {
-			t.Fatal(err)
-		}
-		p.write(frameBytes(true, 0, frame.OpText, []byte("block"), false))
-	}
-	for range n {
-		select {
-		case <-blocked:
-		case <-time.After(hangGuard):
-			t.Fatal("a blocking callback was not reached")
-		}
-	}
+	blockReaders(t, baseReaders()+2)
 	_, p, msgs, _ := servedPair(t, ConnOptions{}, false)
 	p.write(frameBytes(true, 0, frame.OpText, []byte("through"), false))
 	if m := recvMessage(t, msgs); string(m.data) != "through" {
@@ -377,12 +356,7 @@ func TestServedHTTP2(t *testing.T) {
 			t.Fatalf("echo of %d bytes: %d bytes, %v", n, len(got), err)
 		}
 	}
-	if err := c.Close(StatusNormalClosure, ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := recvEnd(t, ended); CloseStatus(err) != StatusNormalClosure {
-		t.Fatalf("OnEnd got %v", err)
-	}
+	closeNormally(t, c, ended)
 }
 
 // TestServedClient: a client connection served after Dial.
@@ -401,20 +375,10 @@ func TestServedClient(t *testing.T) {
 	if err := c.Write(context.Background(), TextMessage, []byte("hello")); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case m := <-msgs:
-		if string(m) != "hello" {
-			t.Fatalf("got %q", m)
-		}
-	case <-time.After(hangGuard):
-		t.Fatal("no echo")
+	if m := recv(t, msgs, "no echo"); string(m) != "hello" {
+		t.Fatalf("got %q", m)
 	}
-	if err := c.Close(StatusNormalClosure, ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := recvEnd(t, ended); CloseStatus(err) != StatusNormalClosure {
-		t.Fatalf("OnEnd got %v", err)
-	}
+	closeNormally(t, c, ended)
 }
 
 // TestServedPeerGone: a peer that sends a message and closes TCP at once
@@ -439,15 +403,36 @@ func TestServedPeerGone(t *testing.T) {
 // callback, a connection closed from another goroutine still gets its
 // OnEnd (more readers are started), though the poller sees nothing.
 func TestServedEndWhileReadersBlocked(t *testing.T) {
+	idle, _, _, ended := servedPair(t, ConnOptions{}, false)
+	blockReaders(t, baseReaders())
+	idle.CloseNow()
+	if err := recvEnd(t, ended); !errors.Is(err, ErrClosed) {
+		t.Fatalf("OnEnd got %v", err)
+	}
+}
+
+// closeNormally closes c with 1000 and checks that the served end saw it.
+func closeNormally(t *testing.T, c *Conn, ended chan error) {
+	t.Helper()
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := recvEnd(t, ended); CloseStatus(err) != StatusNormalClosure {
+		t.Fatalf("OnEnd got %v", err)
+	}
+}
+
+// blockReaders serves n connections whose callbacks block until the test
+// ends, and returns once each callback has been reached.
+func blockReaders(t *testing.T, n int) {
+	t.Helper()
 	release := make(chan struct{})
-	defer close(release)
-	blocked := make(chan struct{}, 64)
+	t.Cleanup(func() { close(release) })
+	blocked := make(chan struct{}, n)
 	blocking := Events{OnMessage: func(c *Conn, typ MessageType, data []byte) {
 		blocked <- struct{}{}
 		<-release
 	}}
-	idle, _, _, ended := servedPair(t, ConnOptions{}, false)
-	n := baseReaders()
 	for range n {
 		c, p := newPair(t, ConnOptions{}, false)
 		if err := c.Serve(blocking); err != nil {
@@ -457,9 +442,5 @@ func TestServedEndWhileReadersBlocked(t *testing.T) {
 	}
 	for range n {
 		recv(t, blocked, "a blocking callback was not reached")
-	}
-	idle.CloseNow()
-	if err := recvEnd(t, ended); !errors.Is(err, ErrClosed) {
-		t.Fatalf("OnEnd got %v", err)
 	}
 }

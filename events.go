@@ -145,7 +145,7 @@ func (c *Conn) startServe(ev Events) (*served, error) {
 	if !c.readSem.tryAcquire() {
 		return nil, errors.New("websock: serve: a read call is in progress")
 	}
-	defer release(&c.readSem)
+	defer release(c.readSem)
 	if c.srv.Load() != nil {
 		return nil, errors.New("websock: serve: the connection is already served")
 	}

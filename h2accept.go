@@ -61,7 +61,7 @@ func acceptStream(w http.ResponseWriter, r *http.Request, respHeader http.Header
 	})
 	c := newConn(nc, nil, cfg)
 	c.frameSem.tryAcquire() // a new connection: free
-	defer release(&c.frameSem)
+	defer release(c.frameSem)
 	if cfg.tracker != nil {
 		cfg.tracker.add(c)
 	}

@@ -55,7 +55,7 @@ func (c *Conn) acquire(ctx context.Context, s *sem, timeout time.Duration) error
 		return nil
 	}
 	var closed <-chan struct{}
-	if s != &c.readSem {
+	if s != c.readSem {
 		closed = c.closed.C()
 	}
 	var expired <-chan time.Time

@@ -133,7 +133,7 @@ func (m *messageReader) read(p []byte) (int, error) {
 	if m.rsv != 0 {
 		n, err = m.readDecoded(p)
 	} else {
-		n, err = c.frames.Read(p)
+		n, err = (*frameReader)(c).Read(p)
 	}
 	m.n += int64(n)
 	if limit := c.readLimit.Load(); limit > 0 && m.n > limit {
@@ -191,7 +191,7 @@ func (m *messageReader) gather() error {
 			putGather(cm.gathered)
 			cm.gathered, g = ng, *ng
 		}
-		n, err := c.frames.Read(g[len(g):cap(g)])
+		n, err := (*frameReader)(c).Read(g[len(g):cap(g)])
 		*cm.gathered = g[:len(g)+n]
 		if err == io.EOF {
 			cm.gatherDone = true

@@ -91,10 +91,10 @@ func (c *Conn) WritePrepared(ctx context.Context, pms ...*PreparedMessage) error
 	if len(pms) == 0 {
 		return nil
 	}
-	if err := c.acquire(ctx, &c.msgSem, 0); err != nil {
+	if err := c.acquire(ctx, c.msgSem, 0); err != nil {
 		return err
 	}
-	defer release(&c.msgSem)
+	defer release(c.msgSem)
 	for len(pms) > 0 {
 		n, err := c.writePreparedRun(ctx, pms)
 		if err != nil {

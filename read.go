@@ -96,10 +96,10 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 // c.interrupted is set and ctx's error returned, with the connection's
 // state intact. The registration ends with the call.
 func (c *Conn) readOp(ctx context.Context, f func() error) error {
-	if err := c.acquire(ctx, &c.readSem, 0); err != nil {
+	if err := c.acquire(ctx, c.readSem, 0); err != nil {
 		return err
 	}
-	defer release(&c.readSem)
+	defer release(c.readSem)
 	if c.readErr != nil {
 		return c.readErr
 	}
@@ -283,10 +283,10 @@ func (c *Conn) ioError(err error) error {
 
 // frameReader reads the payload of the current message across its frames,
 // unmasked. It returns io.EOF after the last frame.
-type frameReader struct{ c *Conn }
+type frameReader Conn
 
 func (f *frameReader) Read(p []byte) (int, error) {
-	c := f.c
+	c := (*Conn)(f)
 	for c.remaining == 0 {
 		if !c.inMessage {
 			if c.watchdog != nil {
@@ -303,7 +303,7 @@ func (f *frameReader) Read(p []byte) (int, error) {
 	}
 	n, err := c.rb.Read(p)
 	if c.hdr.Masked {
-		c.maskPos = mask.Apply(c.hdr.Key, c.maskPos, p[:n])
+		c.maskPos = uint8(mask.Apply(c.hdr.Key, int(c.maskPos), p[:n]))
 	}
 	c.remaining -= int64(n)
 	if c.remaining == 0 && !c.inMessage && c.watchdog != nil {
