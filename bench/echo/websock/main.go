@@ -1,8 +1,11 @@
-// Command websock is the benchmark echo server on websock.
+// Command websock is the benchmark echo server on websock: a handler per
+// connection (websock.Handler), or with -events the event-driven engine
+// (websock.EventHandler).
 package main
 
 import (
 	"context"
+	"log"
 	"net/http"
 
 	"github.com/websock/websock"
@@ -16,6 +19,9 @@ func main() {
 		if cfg.Compress {
 			noTakeover := !cfg.Takeover
 			opts.Extensions = []extension.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: noTakeover, ClientNoContextTakeover: noTakeover}}
+		}
+		if cfg.Events {
+			log.Fatal("websock: -events needs websock.EventHandler")
 		}
 		return websock.Handler(opts, func(ctx context.Context, c *websock.Conn, r *http.Request) {
 			var buf []byte
