@@ -94,6 +94,11 @@ func (c *Conn) CloseWrite(code StatusCode, reason string) error {
 	deadline := time.Now().Add(c.closeTimeout)
 	c.closingAt.Store(deadline.UnixNano())
 	c.nc.SetReadDeadline(deadline)
+	if s := c.srv.Load(); s != nil && s.src != nil {
+		// A connection waiting in the poller sees its deadline only
+		// when it is read: read it then.
+		time.AfterFunc(c.closeTimeout, s.ready)
+	}
 	return nil
 }
 
@@ -166,7 +171,11 @@ func (c *Conn) handlePeerClose(p []byte) error {
 	c.metrics.closeReceived(code)
 	c.peerClose = CloseError{Code: StatusCode(code), Reason: string(reason)}
 	c.readErr = &c.peerClose
-	c.closeRecvOnce.Do(func() { close(c.closeRecv) })
+	select {
+	case <-c.closeRecv:
+	default:
+		close(c.closeRecv) // once: reading has ended
+	}
 	c.peerClosed(c.peerClose.Code, c.peerClose.Reason)
 	// The reason fits: it came in a control frame with the same code.
 	if c.peerClose.Code == StatusNoStatus {
@@ -182,6 +191,7 @@ func (c *Conn) handlePeerClose(p []byte) error {
 // once on the server, after the server's EOF (bounded) on the client.
 func (c *Conn) finishClose() {
 	if !c.server {
+		c.blockingReads()
 		c.nc.SetReadDeadline(time.Now().Add(c.closeTimeout))
 		io.Copy(io.Discard, &c.rb)
 	}
@@ -199,6 +209,7 @@ func (c *Conn) fail(code StatusCode, kind error, detail string) error {
 		// read that failed (a request context ends with its handler).
 		c.readWatch.disarm(c.nc, readSide, time.Time{})
 		c.lingering.Store(true)
+		c.blockingReads()
 		go c.lingeringClose(err)
 		return err
 	}

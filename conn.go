@@ -50,11 +50,9 @@ const writeBufferSize = 8 << 10
 type Conn struct {
 	nc          net.Conn
 	rb          readbuf.Reader // holds no pooled buffer while idle
-	server      bool
 	subprotocol string
 	extensions  string
 	codec       extension.Codec
-	codecBits   byte
 	codecUse    codecUse
 
 	readLimit    atomic.Int64
@@ -73,8 +71,6 @@ type Conn struct {
 	readSem     chan struct{}
 	readErr     error           // sticky: the connection cannot be read any more
 	readCtx     context.Context // the context of the read call in progress
-	interrupted bool            // readCtx ended the read call in progress
-	inMessage   bool            // between the first and the last frame of a message
 	readWatch   ctxWatch        // interrupts blocked reads when readCtx is done
 	hdr         frame.Header    // frame being read
 	remaining   int64           // its unread payload bytes
@@ -83,6 +79,8 @@ type Conn struct {
 	frames      frameReader
 	msg         messageReader
 	ctrl        [frame.MaxControlPayload]byte
+	interrupted bool // the read call in progress was interrupted (its context, or no data yet)
+	inMessage   bool // between the first and the last frame of a message
 
 	// Writing. msgSem is held for a whole data message, frameSem for one
 	// frame; the fields below are guarded by frameSem.
@@ -90,27 +88,30 @@ type Conn struct {
 	frameSem   chan struct{}
 	writeErr   error // sticky: the connection cannot be written any more
 	writeWatch ctxWatch
-	closeSent  bool
+	closeSent  bool // guarded by frameSem
 	keys       *rand.ChaCha8
 	mw         *messageWriter // Write's, with a codec; Writer hands out writers of its own
 
 	// Closing.
-	closeRecv     chan struct{} // closed when the peer's close frame arrived
-	closeRecvOnce sync.Once
-	peerClose     CloseError
-	closed        chan struct{} // closed when TCP is closed
-	closeOnce     sync.Once
-	lastRead      atomic.Int64          // monoNow of the last bytes received, for the watchdog
-	msgStart      atomic.Int64          // monoNow of the first frame of the message being read, or 0
-	tcpClosed     atomic.Bool           // set first thing by closeTCP
-	uncompressed  atomic.Bool           // SetWriteCompression(false)
-	cause         atomic.Pointer[error] // why closeTCP was called: what later calls report
-	lingering     atomic.Bool           // a failed connection is being shut down gently
-	closingAt     atomic.Int64          // when the closing handshake this side started times out (Unix ns)
+	closeRecv    chan struct{} // closed when the peer's close frame arrived (with readSem held)
+	peerClose    CloseError
+	closed       chan struct{} // closed when TCP is closed
+	closeOnce    sync.Once
+	lastRead     atomic.Int64          // monoNow of the last bytes received, for the watchdog
+	msgStart     atomic.Int64          // monoNow of the first frame of the message being read, or 0
+	tcpClosed    atomic.Bool           // set first thing by closeTCP
+	uncompressed atomic.Bool           // SetWriteCompression(false)
+	cause        atomic.Pointer[error] // why closeTCP was called: what later calls report
+	lingering    atomic.Bool           // a failed connection is being shut down gently
+	server       bool
+	codecBits    byte
+	closingAt    atomic.Int64 // when the closing handshake this side started times out (Unix ns)
 
 	watchdog *watchdog // nil without keepalive, idle or message timeouts
 
 	tracker *ConnSet // told when TCP is closed, if not nil
+
+	srv atomic.Pointer[served] // set by Serve
 
 	pongMu      sync.Mutex
 	pongWaiters map[string][]chan struct{}
@@ -170,7 +171,13 @@ func newConn(nc net.Conn, buffered []byte, cfg connConfig) *Conn {
 type netReader Conn
 
 func (r *netReader) Read(p []byte) (int, error) {
-	n, err := r.nc.Read(p)
+	var n int
+	var err error
+	if s := r.srv.Load(); s != nil && s.nonblock.Load() {
+		n, err = s.src.read(p)
+	} else {
+		n, err = r.nc.Read(p)
+	}
 	if n > 0 && r.watchdog != nil {
 		r.lastRead.Store(monoNow())
 	}
@@ -245,6 +252,9 @@ func (c *Conn) closeTCP(cause error) {
 		close(c.closed)
 		c.msg.uncharge()
 		c.codecUse.end(c.codec)
+		if s := c.srv.Load(); s != nil {
+			s.ready() // the poller is not told of a socket closed here
+		}
 	})
 }
 

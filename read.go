@@ -30,6 +30,9 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 // it. Other errors are sticky: the connection has failed or ended.
 func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte, error) {
 	start := len(dst)
+	if c.srv.Load() != nil {
+		return 0, dst, errServed
+	}
 	var typ MessageType
 	err := c.readOp(ctx, func() error {
 		if err := c.beginMessage(); err != nil {
@@ -62,6 +65,9 @@ func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte,
 // Reader call; the reader then fails. If a whole-message read was
 // interrupted before, the reader continues that message from its start.
 func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
+	if c.srv.Load() != nil {
+		return 0, nil, errServed
+	}
 	var typ MessageType
 	var gen uint64
 	err := c.readOp(ctx, func() error {
@@ -240,6 +246,10 @@ func (c *Conn) handleControl(op frame.Opcode, p []byte) error {
 // c.interrupted is set and ctx's error returned, and the connection stays
 // as it was. Anything else is sticky and ends the connection.
 func (c *Conn) ioError(err error) error {
+	if err == errWouldBlock {
+		c.interrupted = true // nothing more has arrived: keep what has
+		return err
+	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		if ctx := c.readCtx; ctx != nil && ctx.Err() != nil {
 			c.interrupted = true

@@ -1,0 +1,190 @@
+package websock
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/websock/websock/internal/frame"
+)
+
+// eventEchoServer serves an Events echo server; the error that ended each
+// connection goes to ended.
+func eventEchoServer(t testing.TB, tlsOn bool, opts *AcceptOptions) (*httptest.Server, chan error) {
+	t.Helper()
+	ended := make(chan error, 256)
+	h := EventHandler(opts, Events{
+		OnMessage: func(c *Conn, typ MessageType, data []byte) {
+			c.Write(context.Background(), typ, data)
+		},
+		OnEnd: func(c *Conn, err error) {
+			c.CloseNow()
+			ended <- err
+		},
+	})
+	var srv *httptest.Server
+	if tlsOn {
+		srv = httptest.NewTLSServer(h)
+	} else {
+		srv = httptest.NewServer(h)
+	}
+	t.Cleanup(srv.Close)
+	return srv, ended
+}
+
+// servedPair is newPair with the Conn served: its messages and its end
+// come out of the returned channels.
+type servedMessage struct {
+	typ  MessageType
+	data []byte
+}
+
+func servedPair(t testing.TB, opts ConnOptions, compressed bool) (*Conn, *rawPeer, chan servedMessage, chan error) {
+	t.Helper()
+	c, p := newPair(t, opts, compressed)
+	msgs := make(chan servedMessage, 64)
+	ended := make(chan error, 1)
+	err := c.Serve(Events{
+		OnMessage: func(c *Conn, typ MessageType, data []byte) {
+			msgs <- servedMessage{typ, bytes.Clone(data)}
+		},
+		OnEnd: func(c *Conn, err error) { ended <- err },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, p, msgs, ended
+}
+
+func recvMessage(t testing.TB, msgs chan servedMessage) servedMessage {
+	t.Helper()
+	select {
+	case m := <-msgs:
+		return m
+	case <-time.After(hangGuard):
+		t.Fatal("no message")
+	}
+	return servedMessage{}
+}
+
+func recvEnd(t testing.TB, ended chan error) error {
+	t.Helper()
+	select {
+	case err := <-ended:
+		return err
+	case <-time.After(hangGuard):
+		t.Fatal("OnEnd was not called")
+	}
+	return nil
+}
+
+func TestEventsEcho(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tlsOn bool) {
+		srv, ended := eventEchoServer(t, tlsOn, nil)
+		c := dialEcho(t, urlOf(srv.URL), nil)
+		ctx := context.Background()
+		for _, n := range []int{0, 1, 125, 126, 65535, 65536, 1 << 20} {
+			for _, typ := range []MessageType{TextMessage, BinaryMessage} {
+				msg := bytes.Repeat([]byte("é"), n/2)
+				if err := c.Write(ctx, typ, msg); err != nil {
+					t.Fatal(err)
+				}
+				gotTyp, got, err := c.Read(ctx)
+				if err != nil || gotTyp != typ || !bytes.Equal(got, msg) {
+					t.Fatalf("echo of %d bytes: type %v, %d bytes, err %v", len(msg), gotTyp, len(got), err)
+				}
+			}
+		}
+		if err := c.Close(StatusNormalClosure, "bye"); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if err := recvEnd(t, ended); CloseStatus(err) != StatusNormalClosure {
+			t.Fatalf("server saw %v", err)
+		}
+	})
+}
+
+func TestEventsByteAtATime(t *testing.T) {
+	// A served connection keeps the poller running for the count below.
+	servedPair(t, ConnOptions{}, false)
+	for _, compressed := range []bool{false, true} {
+		base := runtime.NumGoroutine()
+		c, p, msgs, _ := servedPair(t, ConnOptions{}, compressed)
+		want := pattern(3000, 1)
+		var wire []byte
+		if compressed {
+			wire = frameBytes(true, frame.RSV1, frame.OpText, compress(t, want), false)
+		} else {
+			// Two fragments with a ping between them.
+			wire = append(frameBytes(false, 0, frame.OpText, want[:1000], false), frameBytes(true, 0, frame.OpPing, []byte("hi"), false)...)
+			wire = append(wire, frameBytes(true, 0, frame.OpContinuation, want[1000:], false)...)
+		}
+		for i := range wire {
+			p.write(wire[i : i+1])
+			if i%500 == 0 {
+				// Between bytes the connection holds no goroutine.
+				if !waitGoroutines(base) {
+					t.Fatalf("%d goroutines between bytes, want at most %d", runtime.NumGoroutine(), base)
+				}
+			}
+		}
+		m := recvMessage(t, msgs)
+		if m.typ != TextMessage || !bytes.Equal(m.data, want) {
+			t.Fatalf("got %v of %d bytes", m.typ, len(m.data))
+		}
+		if !compressed {
+			if h, b := p.readFrame(); h.Opcode != frame.OpPong || string(b) != "hi" {
+				t.Fatalf("got %v %q, want the pong", h.Opcode, b)
+			}
+		}
+		select {
+		case m := <-msgs:
+			t.Fatalf("extra message of %d bytes", len(m.data))
+		default:
+		}
+		c.CloseNow()
+	}
+}
+
+// waitGoroutines waits (bounded) until at most n goroutines run.
+func waitGoroutines(n int) bool {
+	deadline := time.Now().Add(hangGuard)
+	for runtime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			return false
+		}
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+	return true
+}
+
+func TestEventsReadFails(t *testing.T) {
+	c, _, _, _ := servedPair(t, ConnOptions{}, false)
+	if _, _, err := c.Read(context.Background()); !errors.Is(err, errServed) {
+		t.Fatalf("Read on a served connection: %v", err)
+	}
+	if err := c.Serve(Events{}); err == nil {
+		t.Fatal("second Serve succeeded")
+	}
+}
+
+func TestEventsCloseNowEndsOnce(t *testing.T) {
+	c, _, _, ended := servedPair(t, ConnOptions{}, false)
+	c.CloseNow()
+	if err := recvEnd(t, ended); !errors.Is(err, ErrClosed) {
+		t.Fatalf("OnEnd got %v", err)
+	}
+	select {
+	case err := <-ended:
+		t.Fatalf("OnEnd called again with %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+var _ = http.StatusOK
