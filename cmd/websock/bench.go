@@ -51,8 +51,8 @@ type benchResult struct {
 	RSSPerConnKiB  float64 `json:"server_rss_per_conn_kib,omitempty"`
 	// RSSWaitSec is how long after the hold the RSS was read: until it
 	// stopped falling (RSSSettled) or -settle ran out.
-	RSSWaitSec  float64 `json:"server_rss_wait_sec,omitempty"`
-	RSSSettled  bool    `json:"server_rss_settled,omitempty"`
+	RSSWaitSec float64 `json:"server_rss_wait_sec,omitempty"`
+	RSSSettled bool    `json:"server_rss_settled,omitempty"`
 	// Idle runs: how long opening the connections (each with its echo)
 	// took, and what they cost this process and the kernel.
 	ConnectSec          float64 `json:"connect_sec,omitempty"`
@@ -61,8 +61,8 @@ type benchResult struct {
 	// -c: both ends of each connection when the server is on this machine.
 	KernelSlabPerConnKiB float64 `json:"kernel_slab_per_conn_kib,omitempty"`
 	SocketBufPerConnKiB  float64 `json:"socket_buffer_per_conn_kib,omitempty"`
-	Closed      int     `json:"closed"`       // connections ended with a closing handshake
-	CloseErrors int     `json:"close_errors"` // connections whose closing handshake failed
+	Closed               int     `json:"closed"`       // connections ended with a closing handshake
+	CloseErrors          int     `json:"close_errors"` // connections whose closing handshake failed
 }
 
 // runBench is the bench command with its streams.

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"log"
 	"net/http"
 
 	"github.com/websock/websock"
@@ -21,7 +20,13 @@ func main() {
 			opts.Extensions = []extension.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: noTakeover, ClientNoContextTakeover: noTakeover}}
 		}
 		if cfg.Events {
-			log.Fatal("websock: -events needs websock.EventHandler")
+			return websock.EventHandler(opts, websock.Events{
+				OnMessage: func(c *websock.Conn, typ websock.MessageType, data []byte) {
+					if c.Write(context.Background(), typ, data) != nil {
+						c.CloseNow()
+					}
+				},
+			})
 		}
 		return websock.Handler(opts, func(ctx context.Context, c *websock.Conn, r *http.Request) {
 			var buf []byte
