@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lesismal/llib/std/crypto/tls"
+	"github.com/lesismal/nbio/logging"
 	"github.com/lesismal/nbio/nbhttp"
 	"github.com/lesismal/nbio/nbhttp/websocket"
 	"github.com/websock/websock/bench/internal/server"
@@ -17,6 +18,7 @@ import (
 
 func main() {
 	cfg := server.Parse()
+	logging.SetLevel(logging.LevelError) // not a line per engine start and stop
 	if cfg.Takeover {
 		log.Fatal("nbio: no context takeover")
 	}
@@ -35,11 +37,7 @@ func main() {
 	})
 	conf := nbhttp.Config{Network: "tcp", Handler: mux}
 	if cfg.TLS {
-		certPEM, keyPEM, err := cfg.KeyPair()
-		if err != nil {
-			log.Fatal(err)
-		}
-		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		cert, err := tls.X509KeyPair(cfg.KeyPair())
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -65,16 +65,19 @@ func RaiseFileLimit() error {
 }
 
 // KeyPair returns the PEM certificate and key to serve TLS with: those of
-// -cert and -key, or a self-signed pair for 127.0.0.1 and localhost.
-func (cfg Config) KeyPair() (certPEM, keyPEM []byte, err error) {
+// -cert and -key, or a self-signed pair for 127.0.0.1 and localhost. It
+// exits if they cannot be read or made.
+func (cfg Config) KeyPair() (certPEM, keyPEM []byte) {
+	var err error
 	if cfg.certFile == "" {
-		return selfSigned()
+		certPEM, keyPEM, err = selfSigned()
+	} else if certPEM, err = os.ReadFile(cfg.certFile); err == nil {
+		keyPEM, err = os.ReadFile(cfg.keyFile)
 	}
-	if certPEM, err = os.ReadFile(cfg.certFile); err != nil {
-		return nil, nil, err
+	if err != nil {
+		log.Fatal(err)
 	}
-	keyPEM, err = os.ReadFile(cfg.keyFile)
-	return certPEM, keyPEM, err
+	return certPEM, keyPEM
 }
 
 // Profile starts the -cpuprofile CPU profile, if asked for; the returned
@@ -109,11 +112,7 @@ func Run(newHandler func(Config) http.Handler) {
 		log.Fatal(err)
 	}
 	if cfg.TLS {
-		certPEM, keyPEM, err := cfg.KeyPair()
-		if err != nil {
-			log.Fatal(err)
-		}
-		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		cert, err := tls.X509KeyPair(cfg.KeyPair())
 		if err != nil {
 			log.Fatal(err)
 		}
