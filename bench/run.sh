@@ -25,6 +25,7 @@ many=100000
 if ((fd_limit < many + 1000)); then many=$(((fd_limit - 1000) / 1000 * 1000)); fi
 many_label=$(echo "$many" | sed -e ':a' -e 's/\B[0-9]\{3\}\>/,&/' -e 'ta')
 
+started=$(date +%s)
 echo "building"
 for s in ${servers/websock-events/websock}; do go build -o "$bin/$s" "./echo/$s"; done
 (cd .. && go build -o "$bin/websock-cli" ./cmd/websock)
@@ -74,7 +75,7 @@ done
 	echo "# Benchmarks"
 	echo
 	echo "Produced by \`bench/run.sh $rounds $secs $many_rounds\` on $(date -u +%Y-%m-%d): $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/^Mem:/ {print $2}') GiB, $(uname -sr), $(go version | cut -d' ' -f3),"
-	echo "a machine shared with other work while it ran, which widens the ranges."
+	echo "a machine shared with other work while it ran, which widens the ranges; the run took $((($(date +%s) - started + 59) / 60)) minutes."
 	echo "The load generator (\`websock bench\`, closed loop) and the server share the machine's cores, which squeezes throughput ratios toward 1;"
 	echo "server CPU per million messages (user and system, read from /proc) is the cleaner comparison. Medians of $rounds interleaved rounds"
 	echo "($many_rounds for the $many_label-connection scenarios), min–max in brackets,"
@@ -83,7 +84,8 @@ done
 	echo
 	echo "Idle scenarios: the connections open 64 at a time, each exchanging one message, from source addresses 127.0.0.2, 127.0.0.3, ..."
 	echo "(10,000 each; ephemeral ports here: $(tr '\t' - < /proc/sys/net/ipv4/ip_local_port_range)). The server's RSS is read once it stops falling after a 2 s hold,"
-	echo "less its RSS before the first connection, over the connections. Every connection is a file descriptor in the client and in the server:"
+	echo "less its RSS before the first connection, over the connections. The kernel's slab growth is machine-wide, so other work shows in it (below 10,000 connections it is noise)."
+	echo "Every connection is a file descriptor in the client and in the server:"
 	echo "the descriptor limit here is $fd_limit (hard RLIMIT_NOFILE, which cannot be raised here, not even as root; fs.nr_open is $(cat /proc/sys/fs/nr_open)),"
 	if ((many < 100000)); then
 		echo "so the 100,000-connection scenarios ran with $many_label connections. With \`ulimit -Hn\` raised, run.sh runs 100,000."
