@@ -165,8 +165,8 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, t *Conn
 	c := newConn(nc, buffered, cfg)
 	// Counted before the client can see the 101; the frame lock keeps a
 	// close frame from ConnSet.Shutdown behind the response.
-	c.frameSem <- struct{}{}
-	defer release(c.frameSem)
+	c.frameSem.tryAcquire() // a new connection: free
+	defer release(&c.frameSem)
 	if t != nil {
 		t.add(c)
 	}

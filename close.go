@@ -31,12 +31,10 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	case errors.Is(err, ErrCloseTimeout):
 		return err
 	case c.tcpClosed.Load():
-		select {
-		case <-c.closeRecv:
+		if c.closeRecv.fired() {
 			return nil // the closing handshake is complete
-		default:
-			return c.closedErr()
 		}
+		return c.closedErr()
 	case errors.Is(err, ErrClosed):
 		// The closing handshake had started already.
 		return c.waitClosed(time.Now().Add(c.closeTimeout))
@@ -48,21 +46,29 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	// Wait for the peer's close frame: read it ourselves if no one is reading.
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
-	select {
-	case c.readSem <- struct{}{}:
-		c.discardUntilClose()
-		release(c.readSem)
-	case <-c.closeRecv:
-	case <-c.closed:
-	case <-timer.C:
+	wake := c.readSem.wakeChan()
+wait:
+	for {
+		if c.readSem.tryAcquire() {
+			c.discardUntilClose()
+			release(&c.readSem)
+			break
+		}
+		select {
+		case <-wake:
+		case <-c.closeRecv.C():
+			break wait
+		case <-c.closed.C():
+			break wait
+		case <-timer.C:
+			break wait
+		}
 	}
 	if err := c.waitClosed(deadline); err != nil {
 		return err
 	}
-	select {
-	case <-c.closeRecv:
+	if c.closeRecv.fired() {
 		return nil
-	default:
 	}
 	if !time.Now().Before(deadline) {
 		return ErrCloseTimeout
@@ -116,7 +122,7 @@ func (c *Conn) waitClosed(deadline time.Time) error {
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
-	case <-c.closed:
+	case <-c.closed.C():
 		return nil
 	case <-timer.C:
 		c.closeTCP(ErrCloseTimeout)
@@ -171,11 +177,7 @@ func (c *Conn) handlePeerClose(p []byte) error {
 	c.metrics.closeReceived(code)
 	c.peerClose = CloseError{Code: StatusCode(code), Reason: string(reason)}
 	c.readErr = &c.peerClose
-	select {
-	case <-c.closeRecv:
-	default:
-		close(c.closeRecv) // once: reading has ended
-	}
+	c.closeRecv.fire()
 	c.peerClosed(c.peerClose.Code, c.peerClose.Reason)
 	// The reason fits: it came in a control frame with the same code.
 	if c.peerClose.Code == StatusNoStatus {

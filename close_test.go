@@ -144,7 +144,7 @@ func TestCloseWriteKeepsReading(t *testing.T) {
 		t.Fatalf("after the messages: %v", err)
 	}
 	select {
-	case <-c.closed:
+	case <-c.closed.C():
 	default:
 		t.Fatal("TCP still open after the closing handshake")
 	}

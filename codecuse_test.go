@@ -70,7 +70,7 @@ func TestCodecReleasedOnce(t *testing.T) {
 	// The read is gathering; close while it is in progress or about to be.
 	time.AfterFunc(interruptAfter, func() { c.CloseNow() })
 	<-done
-	<-c.closed
+	<-c.closed.C()
 	if n := cc.released.Load(); n != 1 {
 		t.Fatalf("Release called %d times, want 1", n)
 	}

@@ -24,10 +24,10 @@ func (c *Conn) WriteUncompressed(ctx context.Context, typ MessageType, p []byte)
 	if typ != TextMessage && typ != BinaryMessage {
 		return fmt.Errorf("websock: write: invalid message type %d", typ)
 	}
-	if err := c.acquire(ctx, c.msgSem, 0); err != nil {
+	if err := c.acquire(ctx, &c.msgSem, 0); err != nil {
 		return err
 	}
-	defer release(c.msgSem)
+	defer release(&c.msgSem)
 	return c.sent(typ, p, c.writeFrame(ctx, 0, true, 0, frame.Opcode(typ), p))
 }
 

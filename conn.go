@@ -68,7 +68,7 @@ type Conn struct {
 	onClose atomic.Pointer[func(StatusCode, string)]
 
 	// Reading; guarded by readSem.
-	readSem     chan struct{}
+	readSem     sem
 	readErr     error           // sticky: the connection cannot be read any more
 	readCtx     context.Context // the context of the read call in progress
 	readWatch   ctxWatch        // interrupts blocked reads when readCtx is done
@@ -84,8 +84,8 @@ type Conn struct {
 
 	// Writing. msgSem is held for a whole data message, frameSem for one
 	// frame; the fields below are guarded by frameSem.
-	msgSem     chan struct{}
-	frameSem   chan struct{}
+	msgSem     sem
+	frameSem   sem
 	writeErr   error // sticky: the connection cannot be written any more
 	writeWatch ctxWatch
 	closeSent  bool // guarded by frameSem
@@ -93,9 +93,9 @@ type Conn struct {
 	mw         *messageWriter // Write's, with a codec; Writer hands out writers of its own
 
 	// Closing.
-	closeRecv    chan struct{} // closed when the peer's close frame arrived (with readSem held)
+	closeRecv    signal // fired when the peer's close frame arrived (with readSem held)
 	peerClose    CloseError
-	closed       chan struct{} // closed when TCP is closed
+	closed       signal // fired when TCP is closed
 	closeOnce    sync.Once
 	lastRead     atomic.Int64          // monoNow of the last bytes received, for the watchdog
 	msgStart     atomic.Int64          // monoNow of the first frame of the message being read, or 0
@@ -133,11 +133,6 @@ func newConn(nc net.Conn, buffered []byte, cfg connConfig) *Conn {
 		metrics:      cfg.Metrics,
 		maxRatio:     int64(cfg.MaxCompressionRatio),
 		tracker:      cfg.tracker,
-		readSem:      make(chan struct{}, 1),
-		msgSem:       make(chan struct{}, 1),
-		frameSem:     make(chan struct{}, 1),
-		closeRecv:    make(chan struct{}),
-		closed:       make(chan struct{}),
 	}
 	if c.codec != nil {
 		c.codecBits = c.codec.ReservedBits()
@@ -249,7 +244,7 @@ func (c *Conn) closeTCP(cause error) {
 		}
 		c.metrics.ended(c.server, cause)
 		c.nc.Close()
-		close(c.closed)
+		c.closed.fire()
 		c.msg.uncharge()
 		c.codecUse.end(c.codec)
 		if s := c.srv.Load(); s != nil {

@@ -1,44 +1,53 @@
 package websock
 
 import (
+	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"os"
 	"sync"
 	"syscall"
+	"time"
+	"unsafe"
 )
 
-// The poller: one epoll instance, and one goroutine waiting on it, for all
+// The poller: one epoll instance, and one goroutine reading it, for all
 // the served connections of the process. Each socket is registered
 // edge-triggered, so it is signalled when data arrives and never again
 // until more does; a connection's reader reads until a read would block
-// before handing it back (served.park), and a signal that comes while it
-// runs makes it read again. The socket stays registered with Go's own
-// poller as well, which writes use.
+// (or a short read shows the socket empty) before handing it back
+// (served.park), and a signal that comes while it runs makes it read
+// again. The socket stays registered with Go's own poller as well, which
+// writes use.
+//
+// The epoll instance is itself watched by Go's poller: the goroutine
+// collects events without waiting (epoll_wait with no timeout) and, when
+// there are none, parks as a goroutine reading a socket would, so no
+// thread is held in a system call and the runtime wakes the goroutine
+// with its other network work. The poller runs only while connections
+// are registered: when the last one leaves it closes, and the next
+// registration starts a new one.
 
 // Epoll flags, as the kernel defines them (syscall.EPOLLET is negative).
 const (
 	epollIn    = 0x1
+	epollErr   = 0x8
+	epollHup   = 0x10
 	epollRDHup = 0x2000
 	epollET    = 1 << 31
 )
 
-// The poller runs only while connections are registered: when the last
-// one leaves, its goroutine is woken through a pipe and ends, closing the
-// epoll instance; the next registration starts a new one.
 type poller struct {
 	epfd   int
-	wakeR  int // the pipe that wakes wait when the last registration leaves
-	wakeW  int
+	file   *os.File // epfd, watched by Go's poller
+	rc     syscall.RawConn
 	mu     sync.Mutex
 	slots  []pollSlot // indexed by the registration's number
 	free   []uint32
 	count  int  // registrations
-	closed bool // wait has ended: register on a new poller
+	closed bool // the last registration has left: register on a new poller
 }
-
-// wakeIdx marks the pipe's events.
-const wakeIdx = 1<<32 - 1
 
 // pollSlot is one registration; gen tells a late event for a registration
 // that has ended from one for the slot's new owner.
@@ -87,64 +96,86 @@ func newPoller() (*poller, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
 	}
-	var pipe [2]int
-	if err := syscall.Pipe2(pipe[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+	if err := syscall.SetNonblock(epfd, true); err != nil {
 		syscall.Close(epfd)
-		return nil, os.NewSyscallError("pipe2", err)
+		return nil, os.NewSyscallError("fcntl", err)
 	}
-	ev := syscall.EpollEvent{Events: epollIn, Fd: -1}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, pipe[0], &ev); err != nil {
-		syscall.Close(epfd)
-		syscall.Close(pipe[0])
-		syscall.Close(pipe[1])
-		return nil, os.NewSyscallError("epoll_ctl", err)
+	f := os.NewFile(uintptr(epfd), "epoll")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
 	}
-	return &poller{epfd: epfd, wakeR: pipe[0], wakeW: pipe[1]}, nil
+	return &poller{epfd: epfd, file: f, rc: rc}, nil
 }
 
-// wait hands each readiness event to its connection, until the last
-// registration has left.
+// wait hands each readiness event to its connection, until the poller is
+// closed.
 func (p *poller) wait() {
 	events := make([]syscall.EpollEvent, 128)
 	ready := make([]*served, 0, len(events))
-	for {
-		n, err := syscall.EpollWait(p.epfd, events, -1)
+	var n int
+	collect := func(fd uintptr) bool {
+		var err error
+		n, err = syscall.EpollWait(int(fd), events, 0)
 		if err != nil {
-			continue // EINTR
+			n = 0
+			return err != syscall.EINTR
+		}
+		return n > 0
+	}
+	stallWatch := false
+	for {
+		// While connections wait for a reader, look at their progress
+		// at intervals (readers.stallCheck).
+		if pending := theReaders.pending(); pending || stallWatch {
+			stallWatch = pending
+			if pending {
+				p.file.SetReadDeadline(time.Now().Add(stallInterval))
+			} else {
+				p.file.SetReadDeadline(time.Time{})
+			}
+		}
+		err := p.rc.Read(collect)
+		if stallWatch {
+			theReaders.stallCheck()
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			continue
+		}
+		if err != nil {
+			return // closed
 		}
 		p.mu.Lock()
 		for _, e := range events[:n] {
-			if idx := uint32(e.Fd); idx == wakeIdx {
-				var b [8]byte
-				syscall.Read(p.wakeR, b[:])
-				if p.count == 0 {
-					p.closed = true
-				}
-			} else if int(idx) < len(p.slots) {
+			if idx := uint32(e.Fd); int(idx) < len(p.slots) {
 				if sl := p.slots[idx]; sl.s != nil && sl.gen == uint32(e.Pad) {
+					if e.Events&(epollRDHup|epollHup|epollErr) != 0 {
+						sl.s.hangup.Store(true)
+					}
 					ready = append(ready, sl.s)
 				}
 			}
 		}
-		closed := p.closed
 		p.mu.Unlock()
 		for i, s := range ready {
 			s.ready()
 			ready[i] = nil
 		}
 		ready = ready[:0]
-		if closed {
-			syscall.Close(p.epfd)
-			syscall.Close(p.wakeR)
-			syscall.Close(p.wakeW)
-			return
-		}
 	}
 }
 
 // rawSource reads a socket without waiting, through its syscall.RawConn.
 type rawSource struct {
 	rc syscall.RawConn
+
+	s *served
+
+	// drained: the last read returned less than asked, so the socket
+	// was empty then. The next read returns errWouldBlock without a
+	// system call that would only find that out.
+	drained bool
 
 	// The arguments and results of readFn, which is made once so that
 	// reads do not allocate.
@@ -154,18 +185,25 @@ type rawSource struct {
 	readFn func(fd uintptr) bool
 }
 
-// newPollSource returns a source for nc if it is a socket the poller can
-// watch, or nil.
-func newPollSource(nc net.Conn) pollSource {
-	var sc syscall.Conn
-	switch c := nc.(type) {
+// newPollSource returns a source for c's connection if it is a socket the
+// poller can watch (or TLS over one), or nil.
+func newPollSource(c *Conn) pollSource {
+	switch nc := c.nc.(type) {
 	case *net.TCPConn:
-		sc = c
+		return newRawSource(nc)
 	case *net.UnixConn:
-		sc = c
-	default:
-		return nil
+		return newRawSource(nc)
+	case *tls.Conn:
+		if tcp, ok := nc.NetConn().(*net.TCPConn); ok {
+			if raw := newRawSource(tcp); raw != nil {
+				return &tlsSource{rawSource: raw, c: c, tc: nc, tcp: tcp}
+			}
+		}
 	}
+	return nil
+}
+
+func newRawSource(sc syscall.Conn) *rawSource {
 	rc, err := sc.SyscallConn()
 	if err != nil {
 		return nil
@@ -178,7 +216,58 @@ func newPollSource(nc net.Conn) pollSource {
 	return src
 }
 
+// readable reports whether the socket has bytes (or its end) to read,
+// without consuming them.
+func (src *rawSource) readable() bool {
+	var b [1]byte
+	var errno syscall.Errno
+	err := src.rc.Read(func(fd uintptr) bool {
+		_, _, errno = syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1, syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		return true
+	})
+	if err != nil {
+		return true // closed, or past the deadline: the read says so
+	}
+	return errno != syscall.EAGAIN && errno != syscall.EWOULDBLOCK
+}
+
+// tlsSource reads a TLS connection without waiting for a socket that has
+// nothing. crypto/tls may hold decrypted bytes, or whole records, that the
+// socket no longer signals; they are read first, with the socket's read
+// deadline in the past (a timeout is not sticky in crypto/tls, and a
+// TCPConn past its deadline fails before any system call). Only when
+// nothing is held and the socket has bytes is the socket read, which
+// waits only while a record is incomplete.
+type tlsSource struct {
+	*rawSource // of the TCP socket: its registration and readable
+	c          *Conn
+	tc         *tls.Conn
+	tcp        *net.TCPConn
+}
+
+func (t *tlsSource) read(p []byte) (int, error) {
+	t.tcp.SetReadDeadline(longAgo)
+	n, err := t.tc.Read(p)
+	t.tcp.SetReadDeadline(t.c.closeDeadline())
+	if n > 0 || err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		return n, err
+	}
+	if !t.readable() {
+		return 0, errWouldBlock
+	}
+	return t.tc.Read(p)
+}
+
 func (src *rawSource) read(p []byte) (int, error) {
+	if src.drained {
+		// The last read emptied the socket: bytes that arrived since
+		// were signalled (served.park sees it), unless the peer's end
+		// came with the last bytes read.
+		src.drained = false
+		if !src.s.hangup.Load() {
+			return 0, errWouldBlock
+		}
+	}
 	for {
 		src.p = p
 		err := src.rc.Read(src.readFn)
@@ -191,7 +280,8 @@ func (src *rawSource) read(p []byte) (int, error) {
 			if src.n == 0 && len(p) > 0 {
 				return 0, io.EOF
 			}
-			return max(src.n, 0), nil
+			src.drained = src.n < len(p)
+			return src.n, nil
 		case syscall.EAGAIN:
 			return 0, errWouldBlock
 		case syscall.EINTR:
@@ -219,6 +309,7 @@ func (src *rawSource) register(s *served) error {
 	p.slots[idx] = pollSlot{s: s, gen: gen}
 	p.mu.Unlock()
 	s.reg = pollReg{p: p, idx: idx, gen: gen}
+	src.s = s
 	ev := syscall.EpollEvent{Events: epollIn | epollRDHup | epollET, Fd: int32(idx), Pad: int32(gen)}
 	var cerr error
 	err = src.rc.Control(func(fd uintptr) {
@@ -252,7 +343,8 @@ func (p *poller) release(r pollReg) {
 		p.free = append(p.free, r.idx)
 		p.count--
 		if p.count == 0 {
-			syscall.Write(p.wakeW, []byte{1})
+			p.closed = true
+			p.file.Close() // ends wait
 		}
 	}
 	p.mu.Unlock()

@@ -3,12 +3,14 @@ package websock
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"os"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -155,5 +157,280 @@ func TestServedIdleConnections(t *testing.T) {
 	t.Logf("%d idle connections after a 32-byte echo: served %.0f bytes each (%d goroutines in all), read by a goroutine each %.0f bytes", n, served, servedG, looped)
 	if runtime.GOOS == "linux" && served > 3072 {
 		t.Errorf("a served idle connection holds %.0f bytes, want at most 3 KiB", served)
+	}
+}
+
+// TestServedEndings: a served connection ends as one read with Read would:
+// the peer gets the same close codes, OnEnd the error Read would return.
+func TestServedEndings(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		opts  ConnOptions
+		send  []byte // from the peer
+		code  StatusCode
+		check func(err error) bool
+	}{
+		{"read limit", ConnOptions{ReadLimit: 100}, frameBytes(true, 0, frame.OpBinary, pattern(101, 1), false), StatusMessageTooBig,
+			func(err error) bool { return errors.Is(err, ErrMessageTooBig) }},
+		{"invalid UTF-8", ConnOptions{}, frameBytes(true, 0, frame.OpText, []byte{'a', 0xff}, false), StatusInvalidPayload,
+			func(err error) bool { return errors.Is(err, ErrInvalidUTF8) }},
+		{"unmasked frame", ConnOptions{}, frameBytes(true, 0, frame.OpBinary, []byte("x"), true), StatusProtocolError,
+			func(err error) bool { return errors.Is(err, ErrProtocol) }},
+		{"peer closes", ConnOptions{}, frameBytes(true, 0, frame.OpClose, frame.AppendClose(nil, 4000, "bye"), false), 4000,
+			func(err error) bool {
+				var ce *CloseError
+				return errors.As(err, &ce) && ce.Code == 4000 && ce.Reason == "bye"
+			}},
+		{"idle timeout", ConnOptions{IdleTimeout: 100 * time.Millisecond}, nil, StatusGoingAway,
+			func(err error) bool { return errors.Is(err, ErrIdleTimeout) }},
+		{"message timeout", ConnOptions{MessageTimeout: 100 * time.Millisecond}, frameBytes(false, 0, frame.OpBinary, []byte("half"), false), StatusPolicyViolation,
+			func(err error) bool { return errors.Is(err, ErrMessageTimeout) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, p, msgs, ended := servedPair(t, tc.opts, false)
+			if tc.send != nil {
+				p.write(tc.send)
+			}
+			p.expectClose(tc.code)
+			if err := recvEnd(t, ended); !tc.check(err) {
+				t.Fatalf("OnEnd got %v", err)
+			}
+			if len(msgs) != 0 {
+				t.Fatalf("%d messages delivered", len(msgs))
+			}
+		})
+	}
+}
+
+// TestServedKeepalive: a peer that answers no ping is dropped.
+func TestServedKeepalive(t *testing.T) {
+	t.Parallel()
+	_, p, _, ended := servedPair(t, ConnOptions{PingInterval: 50 * time.Millisecond, PongTimeout: 50 * time.Millisecond}, false)
+	if h, _ := p.readFrame(); h.Opcode != frame.OpPing {
+		t.Fatalf("got %v, want a ping", h.Opcode)
+	}
+	p.readEOF()
+	if err := recvEnd(t, ended); !errors.Is(err, ErrKeepaliveTimeout) {
+		t.Fatalf("OnEnd got %v", err)
+	}
+}
+
+// TestServedCloseFromServer: Close from another goroutine, and from
+// OnMessage, performs the closing handshake.
+func TestServedCloseFromServer(t *testing.T) {
+	t.Parallel()
+	for _, inCallback := range []bool{false, true} {
+		c, p := newPair(t, ConnOptions{}, false)
+		ended := make(chan error, 1)
+		closed := make(chan error, 1)
+		err := c.Serve(Events{
+			OnMessage: func(c *Conn, typ MessageType, data []byte) {
+				if inCallback {
+					closed <- c.Close(StatusNormalClosure, "done")
+				}
+			},
+			OnEnd: func(c *Conn, err error) { ended <- err },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inCallback {
+			p.write(frameBytes(true, 0, frame.OpText, []byte("close me"), false))
+		} else {
+			go func() { closed <- c.Close(StatusNormalClosure, "done") }()
+		}
+		h, b := p.readFrame()
+		if h.Opcode != frame.OpClose || string(b[2:]) != "done" {
+			t.Fatalf("got %v %q, want the close frame", h.Opcode, b)
+		}
+		p.write(frameBytes(true, 0, frame.OpClose, b, false))
+		p.readEOF()
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+		case <-time.After(hangGuard):
+			t.Fatal("Close did not return")
+		}
+		if err := recvEnd(t, ended); CloseStatus(err) != StatusNormalClosure {
+			t.Fatalf("OnEnd got %v", err)
+		}
+	}
+}
+
+// TestServedOrder: messages that arrive together are delivered in order,
+// one at a time.
+func TestServedOrder(t *testing.T) {
+	t.Parallel()
+	c, p := newPair(t, ConnOptions{}, false)
+	const n = 300
+	var inside, overlaps atomic.Int32
+	got := make(chan int, n)
+	err := c.Serve(Events{OnMessage: func(c *Conn, typ MessageType, data []byte) {
+		if inside.Add(1) > 1 {
+			overlaps.Add(1)
+		}
+		i, _ := strconv.Atoi(string(data))
+		runtime.Gosched()
+		inside.Add(-1)
+		got <- i
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wire []byte
+	for i := range n {
+		wire = append(wire, frameBytes(true, 0, frame.OpText, []byte(strconv.Itoa(i)), false)...)
+	}
+	p.write(wire)
+	for i := range n {
+		select {
+		case m := <-got:
+			if m != i {
+				t.Fatalf("message %d delivered as number %d", m, i)
+			}
+		case <-time.After(hangGuard):
+			t.Fatalf("message %d not delivered", i)
+		}
+	}
+	if overlaps.Load() != 0 {
+		t.Fatalf("%d messages delivered while another was", overlaps.Load())
+	}
+}
+
+// TestServedBlockedCallbacks: callbacks blocked on more connections than
+// there are readers do not hold up the messages of another connection.
+func TestServedBlockedCallbacks(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	defer close(release)
+	blocked := make(chan struct{}, 64)
+	blocking := Events{OnMessage: func(c *Conn, typ MessageType, data []byte) {
+		blocked <- struct{}{}
+		<-release
+	}}
+	n := baseReaders() + 2
+	for range n {
+		c, p := newPair(t, ConnOptions{}, false)
+		if err := c.Serve(blocking); err != nil {
+			t.Fatal(err)
+		}
+		p.write(frameBytes(true, 0, frame.OpText, []byte("block"), false))
+	}
+	for range n {
+		select {
+		case <-blocked:
+		case <-time.After(hangGuard):
+			t.Fatal("a blocking callback was not reached")
+		}
+	}
+	_, p, msgs, _ := servedPair(t, ConnOptions{}, false)
+	p.write(frameBytes(true, 0, frame.OpText, []byte("through"), false))
+	if m := recvMessage(t, msgs); string(m.data) != "through" {
+		t.Fatalf("got %q", m.data)
+	}
+}
+
+// TestServedCloseNowMidMessage: CloseNow from another goroutine while a
+// message is half received ends the connection once, with no message.
+func TestServedCloseNowMidMessage(t *testing.T) {
+	t.Parallel()
+	c, p, msgs, ended := servedPair(t, ConnOptions{}, false)
+	wire := frameBytes(true, 0, frame.OpBinary, pattern(1000, 2), false)
+	p.write(wire[:500])
+	if !waitNoReader(c) {
+		t.Fatal("the half-received message holds a goroutine")
+	}
+	c.CloseNow()
+	if err := recvEnd(t, ended); !errors.Is(err, ErrClosed) {
+		t.Fatalf("OnEnd got %v", err)
+	}
+	if len(msgs) != 0 {
+		t.Fatal("a message was delivered")
+	}
+}
+
+// TestServedHTTP2: over HTTP/2 the stream is read by the handler's
+// goroutine, with the same callbacks.
+func TestServedHTTP2(t *testing.T) {
+	t.Parallel()
+	ended := make(chan error, 1)
+	srv := newH2Server(t, EventHandler(nil, Events{
+		OnMessage: func(c *Conn, typ MessageType, data []byte) { c.Write(context.Background(), typ, data) },
+		OnEnd:     func(c *Conn, err error) { ended <- err },
+	}))
+	c, _, err := Dial(context.Background(), srv.wsURL(), &DialOptions{HTTP2: newH2Client(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	ctx := context.Background()
+	for _, n := range []int{1, 5000} {
+		if err := c.Write(ctx, BinaryMessage, pattern(n, 4)); err != nil {
+			t.Fatal(err)
+		}
+		if _, got, err := c.Read(ctx); err != nil || !bytes.Equal(got, pattern(n, 4)) {
+			t.Fatalf("echo of %d bytes: %d bytes, %v", n, len(got), err)
+		}
+	}
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := recvEnd(t, ended); CloseStatus(err) != StatusNormalClosure {
+		t.Fatalf("OnEnd got %v", err)
+	}
+}
+
+// TestServedClient: a client connection served after Dial.
+func TestServedClient(t *testing.T) {
+	t.Parallel()
+	srv, _ := echoServer(t, false, nil)
+	c := dialEcho(t, urlOf(srv.URL), nil)
+	msgs := make(chan []byte, 1)
+	ended := make(chan error, 1)
+	if err := c.Serve(Events{
+		OnMessage: func(c *Conn, typ MessageType, data []byte) { msgs <- bytes.Clone(data) },
+		OnEnd:     func(c *Conn, err error) { ended <- err },
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(context.Background(), TextMessage, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-msgs:
+		if string(m) != "hello" {
+			t.Fatalf("got %q", m)
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("no echo")
+	}
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := recvEnd(t, ended); CloseStatus(err) != StatusNormalClosure {
+		t.Fatalf("OnEnd got %v", err)
+	}
+}
+
+// TestServedPeerGone: a peer that sends a message and closes TCP at once
+// (the end arriving with the last bytes) gets the message delivered, then
+// the end.
+func TestServedPeerGone(t *testing.T) {
+	t.Parallel()
+	for range 20 {
+		_, p, msgs, ended := servedPair(t, ConnOptions{}, false)
+		p.write(frameBytes(true, 0, frame.OpText, []byte("last words"), false))
+		p.nc.Close()
+		if m := recvMessage(t, msgs); string(m.data) != "last words" {
+			t.Fatalf("got %q", m.data)
+		}
+		if err := recvEnd(t, ended); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("OnEnd got %v", err)
+		}
 	}
 }

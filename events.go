@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
 	"sync/atomic"
 )
 
@@ -57,8 +56,12 @@ func (c *Conn) Serve(ev Events) error {
 	if err != nil {
 		return err
 	}
+	if s.src == nil {
+		go s.run(new([]byte)) // reads until the end
+		return nil
+	}
 	// The first run reads what arrived before the poller was watching.
-	go s.run()
+	theReaders.schedule(s)
 	return nil
 }
 
@@ -84,7 +87,7 @@ func EventHandler(opts *AcceptOptions, ev Events) http.Handler {
 				c.CloseNow()
 				return
 			}
-			s.run() // an HTTP/2 stream has no socket: this reads until the end
+			s.run(new([]byte)) // an HTTP/2 stream has no socket: this reads until the end
 			return
 		}
 		if err := c.Serve(ev); err != nil {
@@ -110,10 +113,12 @@ type served struct {
 	// nil when a goroutine reads the connection the ordinary way.
 	src      pollSource
 	nonblock atomic.Bool // reads go through src (set only while the reader holds readSem)
+	hangup   atomic.Bool // the poller saw the peer's end (or an error) on the socket
 	state    atomic.Int32
 	reg      pollReg // the poller's handle
 
-	// part holds what has arrived of a message whose rest has not.
+	// part holds what has arrived of a message whose rest has not, in
+	// the buffer it will be delivered in.
 	part *[]byte
 }
 
@@ -133,18 +138,16 @@ var errWouldBlock = errors.New("websock: no data yet")
 
 // startServe makes c a served connection.
 func (c *Conn) startServe(ev Events) (*served, error) {
-	select {
-	case c.readSem <- struct{}{}:
-	default:
+	if !c.readSem.tryAcquire() {
 		return nil, errors.New("websock: serve: a read call is in progress")
 	}
-	defer release(c.readSem)
+	defer release(&c.readSem)
 	if c.srv.Load() != nil {
 		return nil, errors.New("websock: serve: the connection is already served")
 	}
 	s := &served{c: c, ev: ev}
 	s.state.Store(stateRunning)
-	s.src = newPollSource(c.nc)
+	s.src = newPollSource(c)
 	if s.src != nil {
 		if err := s.src.register(s); err != nil {
 			s.src = nil
@@ -162,7 +165,7 @@ func (s *served) ready() {
 		switch st := s.state.Load(); st {
 		case stateIdle:
 			if s.state.CompareAndSwap(stateIdle, stateRunning) {
-				go s.run()
+				theReaders.schedule(s)
 				return
 			}
 		case stateRunning:
@@ -187,11 +190,13 @@ func (s *served) park() bool {
 }
 
 // run reads and delivers messages until nothing more has arrived (the
-// connection goes back to the poller) or reading ends.
-func (s *served) run() {
+// connection goes back to the poller) or reading ends. buf is the
+// caller's buffer for messages, which it keeps from one connection to the
+// next.
+func (s *served) run(buf *[]byte) {
 	c := s.c
 	for {
-		typ, bp, err := c.readServed(s)
+		typ, data, err := c.readServed(s, buf)
 		if err == errWouldBlock {
 			if s.park() {
 				return
@@ -203,9 +208,11 @@ func (s *served) run() {
 			return
 		}
 		if s.ev.OnMessage != nil {
-			s.ev.OnMessage(c, typ, *bp)
+			s.ev.OnMessage(c, typ, data)
 		}
-		putMessageBuffer(bp)
+		if cap(data) <= maxKeptBuffer {
+			*buf = data[:0]
+		}
 	}
 }
 
@@ -215,26 +222,28 @@ func (s *served) end(err error) {
 	if s.src != nil {
 		s.src.unregister(s)
 	}
-	if s.part != nil {
-		putMessageBuffer(s.part)
-		s.part = nil
-	}
+	s.part = nil
 	if s.ev.OnEnd != nil {
 		s.ev.OnEnd(s.c, err)
 	}
 }
 
-// readServed reads the next whole message for a served connection. A
-// message that has not arrived whole is kept in s.part (nonblocking
-// sources only) and errWouldBlock returned. The message's buffer goes
-// back with putMessageBuffer once delivered.
-func (c *Conn) readServed(s *served) (MessageType, *[]byte, error) {
-	bp := s.part
-	s.part = nil
-	if bp == nil {
-		bp = messageBuffers.Get().(*[]byte)
+// maxKeptBuffer is the largest message buffer a reader keeps for the next
+// message: larger ones are left to the collector.
+const maxKeptBuffer = 64 << 10
+
+// readServed reads the next whole message for a served connection into
+// *buf (or, if a message was begun, into its own buffer). A message that
+// has not arrived whole takes its buffer with it, in s.part (nonblocking
+// sources only), and errWouldBlock is returned.
+func (c *Conn) readServed(s *served, buf *[]byte) (MessageType, []byte, error) {
+	var dst []byte
+	own := s.part != nil
+	if own {
+		dst, s.part = *s.part, nil
+	} else {
+		dst = (*buf)[:0]
 	}
-	dst := *bp
 	var typ MessageType
 	err := c.readOp(context.Background(), func() error {
 		if s.src != nil {
@@ -251,36 +260,20 @@ func (c *Conn) readServed(s *served) (MessageType, *[]byte, error) {
 		dst, err = m.readAll(dst, 0)
 		m.kept = nil
 		if c.interrupted && m.active {
-			// Keep the buffer itself: it is the served connection's own.
-			*bp = dst
-			s.part = bp
+			// The message keeps its buffer until the rest arrives.
+			part := dst
+			s.part = &part
+			if !own {
+				*buf = nil
+			}
 			m.resume = true
 		}
 		return err
 	})
 	if err != nil {
-		if s.part == nil {
-			*bp = dst
-			putMessageBuffer(bp)
-		}
 		return 0, nil, err
 	}
-	*bp = dst
-	return typ, bp, nil
-}
-
-// Message buffers of served connections are pooled up to this capacity,
-// so that delivering small messages allocates nothing.
-const maxPooledMessage = 64 << 10
-
-var messageBuffers = sync.Pool{New: func() any { return new([]byte) }}
-
-func putMessageBuffer(bp *[]byte) {
-	if cap(*bp) > maxPooledMessage {
-		return
-	}
-	*bp = (*bp)[:0]
-	messageBuffers.Put(bp)
+	return typ, dst, nil
 }
 
 // blockingReads makes the rest of the reads of c wait for data, for the

@@ -3,10 +3,15 @@ package websock
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,6 +156,24 @@ func TestEventsByteAtATime(t *testing.T) {
 	}
 }
 
+// waitNoReader waits (bounded) until no goroutine reads the served
+// connection c, and reports whether that happened.
+func waitNoReader(c *Conn) bool {
+	deadline := time.Now().Add(hangGuard)
+	buf := make([]byte, 1<<20)
+	frame := fmt.Appendf(nil, "(*served).run(%p", c.srv.Load())
+	for {
+		n := runtime.Stack(buf, true)
+		if !bytes.Contains(buf[:n], frame) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // waitGoroutines waits (bounded) until at most n goroutines run.
 func waitGoroutines(n int) bool {
 	deadline := time.Now().Add(hangGuard)
@@ -187,4 +210,140 @@ func TestEventsCloseNowEndsOnce(t *testing.T) {
 	}
 }
 
-var _ = http.StatusOK
+// BenchmarkEchoEvents is BenchmarkEchoTCP against a server whose
+// connections are read by the poller.
+func BenchmarkEchoEvents(b *testing.B) {
+	for _, size := range []int{16, 1 << 10, 64 << 10} {
+		b.Run(strconv.Itoa(size), func(b *testing.B) {
+			srv, _ := eventEchoServer(b, false, nil)
+			c, _, err := Dial(context.Background(), urlOf(srv.URL), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.CloseNow()
+			ctx := context.Background()
+			msg := bytes.Repeat([]byte("x"), size)
+			buf := make([]byte, 0, size)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := c.Write(ctx, BinaryMessage, msg); err != nil {
+					b.Fatal(err)
+				}
+				if _, buf, err = c.ReadAppend(ctx, buf[:0]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// recordConn is the TCP connection under a test's TLS client: it writes
+// byte by byte (split records) or, while holding, gathers writes to send
+// them in one (several records at once).
+type recordConn struct {
+	net.Conn
+	split bool
+	hold  bool
+	held  []byte
+}
+
+func (r *recordConn) Write(p []byte) (int, error) {
+	switch {
+	case r.hold:
+		r.held = append(r.held, p...)
+		return len(p), nil
+	case r.split:
+		for i := range p {
+			if _, err := r.Conn.Write(p[i : i+1]); err != nil {
+				return i, err
+			}
+		}
+		return len(p), nil
+	}
+	return r.Conn.Write(p)
+}
+
+func (r *recordConn) flush() error {
+	r.hold = false
+	_, err := r.Conn.Write(r.held)
+	r.held = nil
+	return err
+}
+
+// TestEventsTLSRecords serves a TLS connection whose records arrive byte
+// by byte, and several at once: every message comes out whole and in
+// order.
+func TestEventsTLSRecords(t *testing.T) {
+	served := make(chan *Conn, 1)
+	ended := make(chan error, 1)
+	srv := httptest.NewTLSServer(EventHandler(nil, Events{
+		OnOpen: func(c *Conn, r *http.Request) { served <- c },
+		OnMessage: func(c *Conn, typ MessageType, data []byte) {
+			c.Write(context.Background(), typ, data)
+		},
+		OnEnd: func(c *Conn, err error) { ended <- err },
+	}))
+	defer srv.Close()
+	u := urlOf(srv.URL)
+	var rc *recordConn
+	opts := &DialOptions{
+		TLSConfig: &tls.Config{InsecureSkipVerify: true},
+		NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			rc = &recordConn{Conn: nc}
+			return rc, nil
+		},
+	}
+	c, _, err := Dial(context.Background(), strings.Replace(u, "ws://", "wss://", 1), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	ctx := context.Background()
+	echo := func(msgs ...[]byte) {
+		t.Helper()
+		for _, m := range msgs {
+			_, got, err := c.Read(ctx)
+			if err != nil || !bytes.Equal(got, m) {
+				t.Fatalf("echo: %d bytes, %v; want %d bytes", len(got), err, len(m))
+			}
+		}
+	}
+	rc.split = true
+	for _, n := range []int{1, 200, 5000} {
+		m := pattern(n, byte(n))
+		if err := c.Write(ctx, BinaryMessage, m); err != nil {
+			t.Fatal(err)
+		}
+		echo(m)
+	}
+	rc.split = false
+	rc.hold = true
+	var msgs [][]byte
+	for i := range 20 {
+		m := pattern(10+i*300, byte(i))
+		msgs = append(msgs, m)
+		if err := c.Write(ctx, BinaryMessage, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rc.flush(); err != nil {
+		t.Fatal(err)
+	}
+	echo(msgs...)
+	// Idle, the TLS connection is the poller's: no goroutine reads it.
+	if !waitNoReader(<-served) {
+		t.Fatal("a goroutine still reads the idle TLS connection")
+	}
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := recvEnd(t, ended); CloseStatus(err) != StatusNormalClosure {
+		t.Fatalf("server saw %v", err)
+	}
+}

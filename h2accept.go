@@ -60,8 +60,8 @@ func acceptStream(w http.ResponseWriter, r *http.Request, respHeader http.Header
 		Remote: remoteAddr(r.RemoteAddr),
 	})
 	c := newConn(nc, nil, cfg)
-	c.frameSem <- struct{}{}
-	defer release(c.frameSem)
+	c.frameSem.tryAcquire() // a new connection: free
+	defer release(&c.frameSem)
 	if cfg.tracker != nil {
 		cfg.tracker.add(c)
 	}

@@ -110,7 +110,7 @@ func h2Pair(t *testing.T, opts *AcceptOptions, dopts *DialOptions) (server, clie
 		}
 		conns <- c
 		// The stream lasts as long as the handler.
-		<-c.closed
+		<-c.closed.C()
 	}))
 	if dopts == nil {
 		dopts = &DialOptions{}
@@ -189,7 +189,7 @@ func TestHTTP2CloseHandshake(t *testing.T) {
 			if err := <-done; err != nil {
 				t.Fatalf("Close: %v", err)
 			}
-			<-other.closed
+			<-other.closed.C()
 		})
 	}
 }

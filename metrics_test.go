@@ -73,7 +73,7 @@ func endConns(t *testing.T, conns ...*Conn) {
 	for _, c := range conns {
 		c.CloseNow()
 		select {
-		case <-c.closed:
+		case <-c.closed.C():
 		case <-time.After(hangGuard):
 			t.Fatal("connection not closed")
 		}

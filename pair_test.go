@@ -66,7 +66,7 @@ func newPairWith(t testing.TB, cfg connConfig) (*Conn, *rawPeer) {
 	t.Cleanup(func() {
 		c.CloseNow()
 		pc.Close()
-		<-c.closed
+		<-c.closed.C()
 	})
 	return c, p
 }

@@ -37,7 +37,7 @@ func (c *Conn) Ping(ctx context.Context, payload []byte) error {
 	case <-ctx.Done():
 		c.forgetPong(key, done)
 		return ctx.Err()
-	case <-c.closed:
+	case <-c.closed.C():
 		c.forgetPong(key, done)
 		return c.closedErr()
 	}

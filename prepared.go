@@ -85,10 +85,10 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 		return c.Write(ctx, pm.typ, pm.data)
 	}
 	f := pm.frame(key)
-	if err := c.acquire(ctx, c.msgSem, 0); err != nil {
+	if err := c.acquire(ctx, &c.msgSem, 0); err != nil {
 		return err
 	}
-	defer release(c.msgSem)
+	defer release(&c.msgSem)
 	err := c.sendFrame(ctx, 0, outFrame{fin: true, rsv: f.rsv, op: frame.Opcode(pm.typ), payload: f.payload, wire: f.wire})
 	if err == nil {
 		c.metrics.messageSent(pm.typ, int64(len(pm.data)), int64(len(f.payload)))

@@ -88,10 +88,10 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 // c.interrupted is set and ctx's error returned, with the connection's
 // state intact. The registration ends with the call.
 func (c *Conn) readOp(ctx context.Context, f func() error) error {
-	if err := c.acquire(ctx, c.readSem, 0); err != nil {
+	if err := c.acquire(ctx, &c.readSem, 0); err != nil {
 		return err
 	}
-	defer release(c.readSem)
+	defer release(&c.readSem)
 	if c.readErr != nil {
 		return c.readErr
 	}

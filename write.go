@@ -26,10 +26,10 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 	if typ != TextMessage && typ != BinaryMessage {
 		return fmt.Errorf("websock: write: invalid message type %d", typ)
 	}
-	if err := c.acquire(ctx, c.msgSem, 0); err != nil {
+	if err := c.acquire(ctx, &c.msgSem, 0); err != nil {
 		return err
 	}
-	defer release(c.msgSem)
+	defer release(&c.msgSem)
 	if c.codec == nil || c.uncompressed.Load() {
 		return c.sent(typ, p, c.writeFrame(ctx, 0, true, 0, frame.Opcode(typ), p))
 	}
@@ -70,11 +70,11 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	if typ != TextMessage && typ != BinaryMessage {
 		return nil, fmt.Errorf("websock: writer: invalid message type %d", typ)
 	}
-	if err := c.acquire(ctx, c.msgSem, 0); err != nil {
+	if err := c.acquire(ctx, &c.msgSem, 0); err != nil {
 		return nil, err
 	}
 	if c.tcpClosed.Load() || !c.codecUse.enter(c.codec) {
-		release(c.msgSem)
+		release(&c.msgSem)
 		return nil, c.closedErr()
 	}
 	w := &messageWriter{c: c}
@@ -228,7 +228,7 @@ func (w *messageWriter) Close() error {
 	}
 	w.closed = true
 	if w.ownsTurn {
-		defer release(w.c.msgSem)
+		defer release(&w.c.msgSem)
 		defer w.c.codecUse.leave(w.c.codec)
 	}
 	defer w.finish()
@@ -268,10 +268,10 @@ func (c *Conn) sendFrame(ctx context.Context, timeout time.Duration, f outFrame)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := c.acquire(ctx, c.frameSem, timeout); err != nil {
+	if err := c.acquire(ctx, &c.frameSem, timeout); err != nil {
 		return err
 	}
-	defer release(c.frameSem)
+	defer release(&c.frameSem)
 	switch {
 	case c.writeErr != nil:
 		return c.writeErr

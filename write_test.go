@@ -20,8 +20,10 @@ func randomBytes(n int) []byte {
 // being written to a peer that does not read would, until the returned
 // function is called.
 func holdFrameLock(c *Conn) (release func()) {
-	c.frameSem <- struct{}{}
-	return func() { <-c.frameSem }
+	if !c.frameSem.tryAcquire() {
+		panic("frame lock held")
+	}
+	return func() { c.frameSem.release() }
 }
 
 // TestWriteWaitingForLockSendsNothing: a write whose context ends before
@@ -33,13 +35,13 @@ func TestWriteWaitingForLockSendsNothing(t *testing.T) {
 			t.Parallel()
 			c, p := newPair(t, ConnOptions{}, compressed)
 			// Waiting for the message turn.
-			c.msgSem <- struct{}{}
+			c.msgSem.tryAcquire()
 			ctx, cancel := context.WithTimeout(context.Background(), interruptAfter)
 			defer cancel()
 			if err := c.Write(ctx, TextMessage, pattern(10, 1)); !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("write waiting for its turn: %v", err)
 			}
-			<-c.msgSem
+			c.msgSem.release()
 			if !compressed {
 				// Waiting for the frame lock: the frame has not started.
 				unlock := holdFrameLock(c)
