@@ -98,7 +98,17 @@ func (res *results) median(scenario, server string, get func(line) float64) (flo
 	if len(vals) == 0 {
 		return 0, false
 	}
-	return vals[len(vals)/2], true
+	return median(vals), true
+}
+
+// median returns the middle of sorted values, or the mean of the two
+// middle ones.
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 0 {
+		return (sorted[n/2-1] + sorted[n/2]) / 2
+	}
+	return sorted[n/2]
 }
 
 func main() {
@@ -135,7 +145,7 @@ func (res *results) tables(w io.Writer) {
 				c := "—"
 				switch {
 				case len(vals) > 0:
-					med := vals[len(vals)/2]
+					med := median(vals)
 					c = fmt.Sprintf("%s [%s–%s]", num(med), num(vals[0]), num(vals[len(vals)-1]))
 					if haveBase && base > 0 && srv != "websock" && med > 0 {
 						c += fmt.Sprintf(" (%.2f×)", med/base)
@@ -166,20 +176,25 @@ func (res *results) projection(w io.Writer, idleScenario, cpuScenario string) {
 	var slabs []float64
 	for _, srv := range res.servers {
 		v, _ := res.values(idleScenario, srv, func(l line) float64 { return l.Result.KernelSlabKiB })
-		slabs = append(slabs, v...)
+		for _, x := range v {
+			if x != 0 { // 0: not measured
+				slabs = append(slabs, x)
+			}
+		}
 	}
 	if len(slabs) == 0 {
 		return
 	}
 	slices.Sort(slabs)
-	kernel := slabs[len(slabs)/2] / 2
+	kernel := median(slabs) / 2
 	fmt.Fprintf(w, "## Projection: one machine of 64 GiB and %d cores\n\n", projectCores)
 	fmt.Fprintf(w, "From the medians above: the server's RSS per connection in \"%s\", plus %.1f KiB of kernel memory per server socket "+
 		"(half the median slab growth per connection, whose both ends were on this machine; idle TCP buffers were empty), "+
 		"and the server CPU per echo in \"%s\" (user+system; each message is read and written once). "+
 		"Idle, memory is the bound; at 1 message/s per connection, a core serves 1 / (CPU s per message) connections, "+
 		"and the machine holds the smaller of the two figures. Nothing is kept for the application's own state or for the load's bursts, "+
-		"so these are ceilings.\n\n", idleScenario, kernel, cpuScenario)
+		"and the CPU per echo comes from 64 busy connections, where one wake-up often finds several messages; "+
+		"at 1 message/s each message wakes its connection alone, which costs more: these are ceilings.\n\n", idleScenario, kernel, cpuScenario)
 	fmt.Fprintln(w, "| server | KiB per idle connection (process + kernel) | idle connections in 64 GiB | connections at 1 msg/s per core | connections at 1 msg/s, 64 GiB and 16 cores |")
 	fmt.Fprintln(w, "|---|---|---|---|---|")
 	for _, srv := range res.servers {

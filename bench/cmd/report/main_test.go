@@ -12,6 +12,8 @@ const sample = `{"scenario":"32 B text, 64 conns","server":"websock","result":{"
 {"scenario":"9 idle connections","server":"websock","result":{"server_rss_per_conn_kib":6,"kernel_slab_per_conn_kib":8,"connect_sec":1}}
 {"scenario":"9 idle connections","server":"peer","result":{"server_rss_per_conn_kib":126,"kernel_slab_per_conn_kib":8,"connect_sec":2}}
 {"scenario":"9 idle connections","server":"other","failed":true}
+{"scenario":"9 idle connections","server":"even","result":{"server_rss_per_conn_kib":2}}
+{"scenario":"9 idle connections","server":"even","result":{"server_rss_per_conn_kib":4}}
 not json
 `
 
@@ -24,10 +26,10 @@ func TestTables(t *testing.T) {
 	res.tables(&b)
 	out := b.String()
 	for _, want := range []string{
-		"## 32 B text, 64 conns\n\n| metric | websock | peer | other |",
+		"## 32 B text, 64 conns\n\n| metric | websock | peer | other | even |",
 		"| msgs/s | 200.0 [100.0–300.0] | 50.0 [50.0–50.0] (0.25×) | — |",
 		"| server system CPU s per 1M msgs | 12.0 [6.00–18.0] | 12.0 [12.0–12.0] (1.00×) | — |",
-		"| server RSS KiB per connection | 6.00 [6.00–6.00] | 126.0 [126.0–126.0] (21.00×) | failed |",
+		"| server RSS KiB per connection | 6.00 [6.00–6.00] | 126.0 [126.0–126.0] (21.00×) | failed | 3.00 [2.00–4.00] (0.50×) |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no line %q in\n%s", want, out)
