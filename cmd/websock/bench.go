@@ -46,14 +46,23 @@ type benchResult struct {
 	ServerSysSec   float64 `json:"server_sys_sec,omitempty"`
 	CPUPerMillion  float64 `json:"server_cpu_sec_per_million,omitempty"`
 	UserPerMillion float64 `json:"server_user_sec_per_million,omitempty"`
+	SysPerMillion  float64 `json:"server_sys_sec_per_million,omitempty"`
 	ServerRSSKiB   int64   `json:"server_rss_kib,omitempty"`
 	RSSPerConnKiB  float64 `json:"server_rss_per_conn_kib,omitempty"`
 	// RSSWaitSec is how long after the hold the RSS was read: until it
 	// stopped falling (RSSSettled) or -settle ran out.
-	RSSWaitSec  float64 `json:"server_rss_wait_sec,omitempty"`
-	RSSSettled  bool    `json:"server_rss_settled,omitempty"`
-	Closed      int     `json:"closed"`       // connections ended with a closing handshake
-	CloseErrors int     `json:"close_errors"` // connections whose closing handshake failed
+	RSSWaitSec float64 `json:"server_rss_wait_sec,omitempty"`
+	RSSSettled bool    `json:"server_rss_settled,omitempty"`
+	// Idle runs: how long opening the connections (each with its echo)
+	// took, and what they cost this process and the kernel.
+	ConnectSec          float64 `json:"connect_sec,omitempty"`
+	ClientRSSPerConnKiB float64 `json:"client_rss_per_conn_kib,omitempty"`
+	// KernelSlabPerConnKiB is the growth of the kernel's slab caches over
+	// -c: both ends of each connection when the server is on this machine.
+	KernelSlabPerConnKiB float64 `json:"kernel_slab_per_conn_kib,omitempty"`
+	SocketBufPerConnKiB  float64 `json:"socket_buffer_per_conn_kib,omitempty"`
+	Closed               int     `json:"closed"`       // connections ended with a closing handshake
+	CloseErrors          int     `json:"close_errors"` // connections whose closing handshake failed
 }
 
 // runBench is the bench command with its streams.
@@ -67,13 +76,17 @@ Load-tests a WebSocket echo server: -c connections each send a message of
 -size bytes and wait for its echo (closed loop), or send at a fixed total
 -rate; prints messages/s, MB/s, latency percentiles and errors. With -pid,
 reads the server's CPU time and memory from /proc to report CPU seconds per
-million messages. With -idle, opens the connections, has each exchange one
-message (so that buffers and compression state are set up), holds them for
--d (answering the server's pings), then reads the server's RSS until it
-stops falling (at most -settle) and reports the memory per connection: the
-RSS after, less the RSS before the first connection, over -c. Connections
-end with a closing handshake (1000), each waiting at most 5 s for the
-server's close frame.
+million messages. With -idle, opens the connections (-dialers at a time;
+to a loopback server from 127.0.0.2, 127.0.0.3, ... -per-source each),
+has each exchange one message (so that buffers and compression state are
+set up), holds them for -d (answering the server's pings), then reads the
+server's RSS until it stops falling (at most -settle) and reports the
+memory per connection: the RSS after, less the RSS before the first
+connection, over -c; beside it the time to connect, this process's memory
+and the kernel's (slab caches, TCP buffers) per connection. Each
+connection is a file descriptor: -c must fit the limit (RLIMIT_NOFILE) of
+both processes. Connections end with a closing handshake (1000), each
+waiting at most 5 s for the server's close frame.
 
 flags:`)
 		fs.PrintDefaults()
@@ -90,6 +103,8 @@ flags:`)
 	pid := fs.Int("pid", 0, "server process to read CPU time and memory of (Linux /proc)")
 	idle := fs.Bool("idle", false, "hold idle connections instead of sending")
 	settle := fs.Duration("settle", 30*time.Second, "with -idle and -pid: wait at most this long for the server's RSS to stop falling")
+	dialers := fs.Int("dialers", 64, "with -idle: connections opened at a time")
+	perSource := fs.Int("per-source", 10000, "with -idle and a loopback server: connections per source address (0: the kernel's choice)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := parseArgs(fs, args); err != nil {
 		return err
@@ -100,7 +115,7 @@ flags:`)
 	}
 	url := fs.Arg(0)
 	opts := func() *websock.DialOptions {
-		o := &websock.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: *insecure}, ConnOptions: websock.ConnOptions{ReadLimit: -1}}
+		o := &websock.DialOptions{Proxy: websock.NoProxy, TLSConfig: &tls.Config{InsecureSkipVerify: *insecure}, ConnOptions: websock.ConnOptions{ReadLimit: -1}}
 		if *compress {
 			noTakeover := !*takeover
 			o.Extensions = []extension.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: noTakeover, ClientNoContextTakeover: noTakeover}}
@@ -109,65 +124,31 @@ flags:`)
 	}
 	res := benchResult{URL: url, Conns: *conns, Size: *size}
 
-	var rssBefore int64
-	if *pid != 0 {
-		rssBefore = procRSS(*pid)
+	typ := websock.BinaryMessage
+	if *text {
+		typ = websock.TextMessage
 	}
+	if *idle {
+		r := idleRun{url: url, conns: *conns, size: *size, typ: typ, hold: *duration, settle: *settle, pid: *pid,
+			dialers: *dialers, perSource: *perSource, opts: opts}
+		if err := r.run(ctx, &res); err != nil {
+			return err
+		}
+		return printBench(out, res, *asJSON)
+	}
+
 	cs := make([]*websock.Conn, 0, *conns)
-	var readers sync.WaitGroup // idle runs: one per connection, see keepReading
-	defer readers.Wait()
 	defer func() {
 		for _, c := range cs {
 			c.CloseNow()
 		}
 	}()
-	var echoes []<-chan error
 	for i := 0; i < *conns; i++ {
 		c, _, err := websock.Dial(ctx, url, opts())
 		if err != nil {
 			return fmt.Errorf("bench: connection %d: %w", i, err)
 		}
 		cs = append(cs, c)
-		if *idle {
-			echoes = append(echoes, keepReading(ctx, c, *size, &readers))
-		}
-	}
-	typ := websock.BinaryMessage
-	if *text {
-		typ = websock.TextMessage
-	}
-	if *idle {
-		msg := benchMessage(*size)
-		for i, c := range cs {
-			if err := c.Write(ctx, typ, msg); err != nil {
-				return fmt.Errorf("bench: connection %d: %w", i, err)
-			}
-		}
-		timer := time.NewTimer(echoTimeout)
-		defer timer.Stop()
-		for i, echo := range echoes {
-			select {
-			case err := <-echo:
-				if err != nil {
-					return fmt.Errorf("bench: connection %d: %w", i, err)
-				}
-			case <-timer.C:
-				return fmt.Errorf("bench: connection %d: no echo within %v", i, echoTimeout)
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		select {
-		case <-time.After(*duration):
-		case <-ctx.Done():
-		}
-		if *pid != 0 {
-			rss, waited, settled := settledRSS(ctx, func() int64 { return procRSS(*pid) }, rssInterval, rssWindow, *settle)
-			res.ServerRSSKiB, res.RSSWaitSec, res.RSSSettled = rss, waited.Seconds(), settled
-			res.RSSPerConnKiB = float64(res.ServerRSSKiB-rssBefore) / float64(*conns)
-		}
-		res.Closed, res.CloseErrors = closeAll(cs)
-		return printBench(out, res, *asJSON)
 	}
 
 	var measuring atomic.Bool
@@ -242,6 +223,7 @@ loop:
 		res.ServerSysSec = cpu1[1] - cpu0[1]
 		res.CPUPerMillion = (res.ServerUserSec + res.ServerSysSec) / float64(res.Messages) * 1e6
 		res.UserPerMillion = res.ServerUserSec / float64(res.Messages) * 1e6
+		res.SysPerMillion = res.ServerSysSec / float64(res.Messages) * 1e6
 		res.ServerRSSKiB = procRSS(*pid)
 	}
 	return printBench(out, res, *asJSON)
@@ -483,7 +465,7 @@ func printBench(out io.Writer, r benchResult, asJSON bool) error {
 			r.MsgsPerSec, r.MBPerSec, r.P50us, r.P99us, r.P999us, r.Errors)
 	}
 	if r.CPUPerMillion > 0 {
-		fmt.Fprintf(out, "  server CPU %.2fs per million messages (user %.2fs, system %.2fs)\n", r.CPUPerMillion, r.UserPerMillion, r.CPUPerMillion-r.UserPerMillion)
+		fmt.Fprintf(out, "  server CPU %.2fs per million messages (user %.2fs, system %.2fs)\n", r.CPUPerMillion, r.UserPerMillion, r.SysPerMillion)
 	}
 	if r.ServerRSSKiB > 0 {
 		fmt.Fprintf(out, "  server RSS %d KiB", r.ServerRSSKiB)
@@ -495,6 +477,13 @@ func printBench(out io.Writer, r benchResult, asJSON bool) error {
 			fmt.Fprintf(out, ", read once it stopped falling (%.1fs after the hold)", r.RSSWaitSec)
 		case r.RSSWaitSec > 0:
 			fmt.Fprintf(out, ", still falling %.1fs after the hold", r.RSSWaitSec)
+		}
+		fmt.Fprintln(out)
+	}
+	if r.ConnectSec > 0 {
+		fmt.Fprintf(out, "  %d connections opened in %.1fs; this process %.1f KiB per connection", r.Conns, r.ConnectSec, r.ClientRSSPerConnKiB)
+		if r.KernelSlabPerConnKiB != 0 || r.SocketBufPerConnKiB != 0 {
+			fmt.Fprintf(out, ", kernel slab %.1f KiB and TCP buffers %.1f KiB per connection (both ends)", r.KernelSlabPerConnKiB, r.SocketBufPerConnKiB)
 		}
 		fmt.Fprintln(out)
 	}

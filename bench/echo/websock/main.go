@@ -1,4 +1,6 @@
-// Command websock is the benchmark echo server on websock.
+// Command websock is the benchmark echo server on websock: a handler per
+// connection (websock.Handler), or with -events the event-driven engine
+// (websock.EventHandler).
 package main
 
 import (
@@ -16,6 +18,15 @@ func main() {
 		if cfg.Compress {
 			noTakeover := !cfg.Takeover
 			opts.Extensions = []extension.Extension{&websock.PerMessageDeflate{ServerNoContextTakeover: noTakeover, ClientNoContextTakeover: noTakeover}}
+		}
+		if cfg.Events {
+			return websock.EventHandler(opts, websock.Events{
+				OnMessage: func(c *websock.Conn, typ websock.MessageType, data []byte) {
+					if c.Write(context.Background(), typ, data) != nil {
+						c.CloseNow()
+					}
+				},
+			})
 		}
 		return websock.Handler(opts, func(ctx context.Context, c *websock.Conn, r *http.Request) {
 			var buf []byte

@@ -1,5 +1,6 @@
 // Package server is what the benchmark echo servers share: the flags of
-// their common contract, TLS, profiling, and serving on path "/".
+// their common contract, the descriptor limit, TLS, profiling, and serving
+// on path "/".
 package server
 
 import (
@@ -8,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"flag"
 	"log"
 	"math/big"
@@ -23,64 +25,121 @@ import (
 // Config is the common contract of the echo servers.
 type Config struct {
 	Addr     string
+	TLS      bool // serve wss with KeyPair's certificate
 	Compress bool
 	Takeover bool // with Compress: keep the compression context between messages
+	// Events selects a server's event-driven mode where it has one.
+	Events bool
+
+	certFile, keyFile string
+	cpuProfile        string
 }
 
-// Run parses the flags, builds the handler with newHandler and serves it on
-// "/" until SIGINT or SIGTERM.
-func Run(newHandler func(Config) http.Handler) {
+// Parse parses the flags of the common contract and raises the process's
+// descriptor limit to its hard limit (each connection is a descriptor).
+func Parse() Config {
 	var cfg Config
 	flag.StringVar(&cfg.Addr, "addr", "127.0.0.1:9000", "listen address")
-	useTLS := flag.Bool("tls", false, "serve wss (with -cert/-key, or a self-signed certificate)")
-	certFile := flag.String("cert", "", "certificate file")
-	keyFile := flag.String("key", "", "key file")
+	flag.BoolVar(&cfg.TLS, "tls", false, "serve wss (with -cert/-key, or a self-signed certificate)")
+	flag.StringVar(&cfg.certFile, "cert", "", "certificate file")
+	flag.StringVar(&cfg.keyFile, "key", "", "key file")
 	flag.BoolVar(&cfg.Compress, "compress", false, "accept permessage-deflate")
 	flag.BoolVar(&cfg.Takeover, "takeover", false, "with -compress: accept context takeover in both directions")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here on exit")
+	flag.BoolVar(&cfg.Events, "events", false, "serve in the library's event-driven mode, where it has one")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile here on exit")
 	flag.Parse()
+	if err := RaiseFileLimit(); err != nil {
+		log.Print(err)
+	}
+	return cfg
+}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
+// RaiseFileLimit sets the soft RLIMIT_NOFILE to the hard limit.
+func RaiseFileLimit() error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return err
+	}
+	lim.Cur = lim.Max
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+}
+
+// KeyPair returns the PEM certificate and key to serve TLS with: those of
+// -cert and -key, or a self-signed pair for 127.0.0.1 and localhost. It
+// exits if they cannot be read or made.
+func (cfg Config) KeyPair() (certPEM, keyPEM []byte) {
+	var err error
+	if cfg.certFile == "" {
+		certPEM, keyPEM, err = selfSigned()
+	} else if certPEM, err = os.ReadFile(cfg.certFile); err == nil {
+		keyPEM, err = os.ReadFile(cfg.keyFile)
+	}
 	if err != nil {
 		log.Fatal(err)
 	}
-	if *useTLS {
-		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
-		if *certFile == "" {
-			cert, err = selfSigned()
-		}
-		if err != nil {
-			log.Fatal(err)
-		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
+	return certPEM, keyPEM
+}
+
+// Profile starts the -cpuprofile CPU profile, if asked for; the returned
+// function stops it.
+func (cfg Config) Profile() (stop func()) {
+	if cfg.cpuProfile == "" {
+		return func() {}
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			log.Fatal(err)
-		}
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
+	f, err := os.Create(cfg.cpuProfile)
+	if err != nil {
+		log.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", newHandler(cfg))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
+	if err := pprof.StartCPUProfile(f); err != nil {
+		log.Fatal(err)
+	}
+	return pprof.StopCPUProfile
+}
+
+// WaitSignal returns on SIGINT or SIGTERM.
+func WaitSignal() {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
 }
 
-func selfSigned() (tls.Certificate, error) {
+// Run parses the flags, builds the handler with newHandler and serves it on
+// "/" with net/http until SIGINT or SIGTERM.
+func Run(newHandler func(Config) http.Handler) {
+	cfg := Parse()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if cfg.TLS {
+		cert, err := tls.X509KeyPair(cfg.KeyPair())
+		if err != nil {
+			log.Fatal(err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
+	}
+	defer cfg.Profile()()
+	mux := http.NewServeMux()
+	mux.Handle("/", newHandler(cfg))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	WaitSignal()
+}
+
+func selfSigned() (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return tls.Certificate{}, err
+		return nil, nil, err
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		return tls.Certificate{}, err
+		return nil, nil, err
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), nil
 }
