@@ -62,13 +62,13 @@ for r in $(seq "$rounds"); do
 	for s in $servers; do run "32 B text over TLS, 64 conns" "$s" "-tls" -c 64 -size 32 -text -d "${secs}s"; done
 	for s in $compressing; do run "1 KiB text compressed, 64 conns" "$s" "-compress" -c 64 -size 1024 -text -compress -d "${secs}s"; done
 	for s in $takeover; do run "1 KiB text compressed with context takeover, 64 conns" "$s" "-compress -takeover" -c 64 -size 1024 -text -compress -takeover -d "${secs}s"; done
-	for s in $servers; do run "10,000 idle connections (after one 32 B echo)" "$s" "" -idle -c 10000 -size 32 -d 2s; done
-	for s in $compressing; do run "10,000 idle connections, compressed without context takeover (after one 1 KiB echo)" "$s" "-compress" -idle -compress -c 10000 -size 1024 -text -d 2s; done
-	for s in $takeover; do run "1,000 idle connections, compressed with context takeover (after one 1 KiB echo)" "$s" "-compress -takeover" -idle -compress -takeover -c 1000 -size 1024 -text -d 2s; done
+	for s in $servers; do run "10,000 idle connections (after one 32 B echo)" "$s" "" -idle -collect -c 10000 -size 32 -d 2s; done
+	for s in $compressing; do run "10,000 idle connections, compressed without context takeover (after one 1 KiB echo)" "$s" "-compress" -idle -collect -compress -c 10000 -size 1024 -text -d 2s; done
+	for s in $takeover; do run "1,000 idle connections, compressed with context takeover (after one 1 KiB echo)" "$s" "-compress -takeover" -idle -collect -compress -takeover -c 1000 -size 1024 -text -d 2s; done
 	((r <= many_rounds)) || continue
-	for s in $servers; do run "$many_label idle connections (after one 32 B echo)" "$s" "" -idle -c "$many" -size 32 -d 2s; done
-	for s in $servers; do run "$many_label idle connections over TLS (after one 32 B echo)" "$s" "-tls" -idle -c "$many" -size 32 -d 2s; done
-	for s in $compressing; do run "$many_label idle connections, compressed without context takeover (after one 1 KiB echo)" "$s" "-compress" -idle -compress -c "$many" -size 1024 -text -d 2s; done
+	for s in $servers; do run "$many_label idle connections (after one 32 B echo)" "$s" "" -idle -collect -c "$many" -size 32 -d 2s; done
+	for s in $servers; do run "$many_label idle connections over TLS (after one 32 B echo)" "$s" "-tls" -idle -collect -c "$many" -size 32 -d 2s; done
+	for s in $compressing; do run "$many_label idle connections, compressed without context takeover (after one 1 KiB echo)" "$s" "-compress" -idle -collect -compress -c "$many" -size 1024 -text -d 2s; done
 done
 
 {

@@ -49,6 +49,9 @@ type benchResult struct {
 	SysPerMillion  float64 `json:"server_sys_sec_per_million,omitempty"`
 	ServerRSSKiB   int64   `json:"server_rss_kib,omitempty"`
 	RSSPerConnKiB  float64 `json:"server_rss_per_conn_kib,omitempty"`
+	// RSSCollectedPerConnKiB is RSSPerConnKiB measured again once the
+	// server has collected its garbage (-collect).
+	RSSCollectedPerConnKiB float64 `json:"server_rss_collected_per_conn_kib,omitempty"`
 	// RSSWaitSec is how long after the hold the RSS was read: until it
 	// stopped falling (RSSSettled) or -settle ran out.
 	RSSWaitSec float64 `json:"server_rss_wait_sec,omitempty"`
@@ -104,6 +107,7 @@ flags:`)
 	idle := fs.Bool("idle", false, "hold idle connections instead of sending")
 	settle := fs.Duration("settle", 30*time.Second, "with -idle and -pid: wait at most this long for the server's RSS to stop falling")
 	dialers := fs.Int("dialers", 64, "with -idle: connections opened at a time")
+	collect := fs.Bool("collect", false, "with -idle and -pid: then send the server SIGUSR1 (bench/echo's servers collect their garbage and return freed memory to the OS on it) and measure its RSS again")
 	perSource := fs.Int("per-source", 10000, "with -idle and a loopback server: connections per source address (0: the kernel's choice)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := parseArgs(fs, args); err != nil {
@@ -130,7 +134,7 @@ flags:`)
 	}
 	if *idle {
 		r := idleRun{url: url, conns: *conns, size: *size, typ: typ, hold: *duration, settle: *settle, pid: *pid,
-			dialers: *dialers, perSource: *perSource, opts: opts}
+			dialers: *dialers, perSource: *perSource, opts: opts, collect: *collect}
 		if err := r.run(ctx, &res); err != nil {
 			return err
 		}
@@ -471,6 +475,9 @@ func printBench(out io.Writer, r benchResult, asJSON bool) error {
 		fmt.Fprintf(out, "  server RSS %d KiB", r.ServerRSSKiB)
 		if r.RSSPerConnKiB > 0 {
 			fmt.Fprintf(out, " (%.1f KiB per connection)", r.RSSPerConnKiB)
+		}
+		if r.RSSCollectedPerConnKiB > 0 {
+			fmt.Fprintf(out, "; %.1f KiB per connection once it collected its garbage", r.RSSCollectedPerConnKiB)
 		}
 		switch {
 		case r.RSSSettled:

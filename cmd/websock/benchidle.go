@@ -27,7 +27,8 @@ type idleRun struct {
 	settle    time.Duration
 	pid       int // the server's, 0 if unknown
 	dialers   int
-	perSource int // connections per loopback source address; 0: the kernel picks
+	perSource int  // connections per loopback source address; 0: the kernel picks
+	collect   bool // after measuring, have the server collect (SIGUSR1) and measure again
 	opts      func() *websock.DialOptions
 }
 
@@ -72,6 +73,13 @@ func (r idleRun) run(ctx context.Context, res *benchResult) error {
 		rss, waited, settled := settledRSS(ctx, func() int64 { return procRSS(r.pid) }, rssInterval, rssWindow, r.settle)
 		res.ServerRSSKiB, res.RSSWaitSec, res.RSSSettled = rss, waited.Seconds(), settled
 		res.RSSPerConnKiB = float64(res.ServerRSSKiB-rssBefore) / float64(r.conns)
+		if r.collect {
+			if err := askToCollect(r.pid); err != nil {
+				return fmt.Errorf("bench: -collect: %w", err)
+			}
+			rss, _, _ := settledRSS(ctx, func() int64 { return procRSS(r.pid) }, rssInterval, rssWindow, r.settle)
+			res.RSSCollectedPerConnKiB = float64(rss-rssBefore) / float64(r.conns)
+		}
 	}
 	res.ClientRSSPerConnKiB = float64(procRSS(self)-clientBefore) / float64(r.conns)
 	if kernelBefore.ok {

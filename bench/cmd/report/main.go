@@ -28,6 +28,7 @@ type line struct {
 		User          float64 `json:"server_user_sec_per_million"`
 		Sys           float64 `json:"server_sys_sec_per_million"`
 		RSSPerConnKiB float64 `json:"server_rss_per_conn_kib"`
+		CollectedKiB  float64 `json:"server_rss_collected_per_conn_kib"`
 		KernelSlabKiB float64 `json:"kernel_slab_per_conn_kib"`
 		ConnectSec    float64 `json:"connect_sec"`
 		Errors        int64   `json:"errors"`
@@ -47,6 +48,7 @@ var metrics = []metric{
 	{"server system CPU s per 1M msgs", func(l line) float64 { return l.Result.Sys }, false},
 	{"p99 latency µs", func(l line) float64 { return l.Result.P99us }, false},
 	{"server RSS KiB per connection", func(l line) float64 { return l.Result.RSSPerConnKiB }, true},
+	{"the same after the server collects (GC, memory back to the OS)", func(l line) float64 { return l.Result.CollectedKiB }, true},
 	{"kernel slab KiB per connection (both ends)", func(l line) float64 { return l.Result.KernelSlabKiB }, true},
 	{"s to open all (each with its echo)", func(l line) float64 { return l.Result.ConnectSec }, true},
 }

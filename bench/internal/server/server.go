@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -96,11 +98,20 @@ func (cfg Config) Profile() (stop func()) {
 	return pprof.StopCPUProfile
 }
 
-// WaitSignal returns on SIGINT or SIGTERM.
+// WaitSignal returns on SIGINT or SIGTERM. On SIGUSR1 the process collects
+// its garbage and gives the freed memory back to the OS (what a server
+// that releases memory after a burst does; websock bench -collect asks
+// for it), the same for every server.
 func WaitSignal() {
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	<-sig
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGUSR1)
+	for s := range sig {
+		if s != syscall.SIGUSR1 {
+			return
+		}
+		runtime.GC()
+		debug.FreeOSMemory()
+	}
 }
 
 // Run parses the flags, builds the handler with newHandler and serves it on
