@@ -4,7 +4,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -52,18 +51,4 @@ func catalog() ([]entry, error) {
 		out = append(out, e)
 	}
 	return out, nil
-}
-
-// idLess orders case ids numerically component by component ("2.10" after
-// "2.9").
-func idLess(a, b string) bool {
-	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(pa) && i < len(pb); i++ {
-		x, _ := strconv.Atoi(pa[i])
-		y, _ := strconv.Atoi(pb[i])
-		if x != y {
-			return x < y
-		}
-	}
-	return len(pa) < len(pb)
 }

@@ -39,10 +39,6 @@ func requireStrict(t *testing.T, results []*conformance.Result, want int) {
 	}
 }
 
-func echoServer(t *testing.T, tlsOn bool) *httptest.Server {
-	return startServer(t, tlsOn, echoHandler())
-}
-
 // startServer serves h over TLS if tlsOn, until the test ends.
 func startServer(t *testing.T, tlsOn bool, h http.Handler) *httptest.Server {
 	var srv *httptest.Server
