@@ -11,9 +11,14 @@ cd "$(dirname "$0")"
 rounds=${1:-3}
 secs=${2:-3}
 many_rounds=${3:-$rounds}
-# websock-events is websock's echo server with -events (websock.EventHandler).
-# BENCH_SERVERS picks some of them.
-servers=${BENCH_SERVERS:-websock websock-events gorilla gws coder gobwas nbio}
+# websock-events is websock's echo server with -events (websock.EventHandler);
+# raw is the floor (echo/raw: no library, one epoll thread, one read and one
+# write per echo), in the plain scenarios only. BENCH_SERVERS picks some of
+# them, BENCH_SCENARIOS (an extended regular expression) some scenarios, and
+# BENCH_DOC is where the tables go (../docs/benchmarks.md).
+servers=${BENCH_SERVERS:-raw websock websock-events gorilla gws coder gobwas nbio}
+scenarios=${BENCH_SCENARIOS:-.}
+doc=${BENCH_DOC:-../docs/benchmarks.md}
 compressing="websock websock-events gorilla gws coder nbio" # without context takeover
 takeover="websock websock-events gws coder"
 bin=$(mktemp -d)
@@ -27,7 +32,7 @@ many_label=$(echo "$many" | sed -e ':a' -e 's/\B[0-9]\{3\}\>/,&/' -e 'ta')
 
 started=$(date +%s)
 echo "building"
-for s in ${servers/websock-events/websock}; do go build -o "$bin/$s" "./echo/$s"; done
+for s in $(echo "$servers" | sed 's/websock-events/websock/'); do go build -o "$bin/$s" "./echo/$s"; done
 (cd .. && go build -o "$bin/websock-cli" ./cmd/websock)
 
 port=9100
@@ -44,6 +49,8 @@ start_server() { # name, extra flags...
 run() { # scenario, server, server flags, bench flags
 	local scenario=$1 name=$2 sflags=$3; shift 3
 	[[ " $servers " == *" $name "* ]] || return 0
+	[[ $name == raw && -n $sflags ]] && return 0 # plain ws:// only
+	[[ $scenario =~ $scenarios ]] || return 0
 	start_server "$name" $sflags
 	local scheme=ws
 	[[ "$sflags" == *-tls* ]] && scheme=wss
@@ -81,6 +88,7 @@ done
 	echo "($many_rounds for the $many_label-connection scenarios), min–max in brackets,"
 	echo "ratio to websock in parentheses (for throughput, above 1 is better than websock; for CPU and memory, below 1 is)."
 	echo "websock-events is websock's echo server on \`websock.EventHandler\`; gobwas has no permessage-deflate, and gorilla and nbio no context takeover."
+	echo "raw is the floor, in the plain scenarios: no library and no Go poller, one thread in epoll_wait, one read and one write per echo (\`bench/echo/raw\`)."
 	echo
 	echo "Idle scenarios: the connections open 64 at a time, each exchanging one message, from source addresses 127.0.0.2, 127.0.0.3, ..."
 	echo "(10,000 each; ephemeral ports here: $(tr '\t' - < /proc/sys/net/ipv4/ip_local_port_range)). The server's RSS is read once it stops falling after a 2 s hold,"
@@ -94,5 +102,5 @@ done
 	fi
 	echo
 	go run ./cmd/report -project-idle "$many_label idle connections (after one 32 B echo)" < "$results"
-} > ../docs/benchmarks.md
-echo "wrote docs/benchmarks.md"
+} > "$doc"
+echo "wrote $doc"
