@@ -342,7 +342,7 @@ func TestTLSIdleConnections(t *testing.T) {
 	run("bare/client-X25519", func(t *testing.T) tlsFootprint { return bareTLSIdle(t, serverCfg(), clientCfg(tls.X25519)) })
 	served := run("served/default", func(t *testing.T) tlsFootprint { return servedTLSIdle(t, serverCfg(), clientCfg()) })
 	// websock's part (its Conn, the served state, the poll source and
-	// slot) was 1.35 KiB with Go 1.26, with or without the race detector;
+	// slot) was 1.21 KiB with Go 1.26, with or without the race detector;
 	// 2 KiB fails on a buffer of 1 KiB or more held per connection.
 	if bare.heap == 0 || served.heap == 0 {
 		return // failed, or not run
