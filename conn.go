@@ -79,6 +79,7 @@ type Conn struct {
 	ctrl        [frame.MaxControlPayload]byte
 	interrupted bool // the read call in progress was interrupted (its context, or no data yet)
 	inMessage   bool // between the first and the last frame of a message
+	closeSent   bool // a close frame was written; guarded by frameSem (kept here, where padding was)
 
 	// Writing. msgSem is held for a whole data message, frameSem for one
 	// frame; the fields below are guarded by frameSem.
@@ -86,7 +87,6 @@ type Conn struct {
 	frameSem   *sem
 	writeErr   error // sticky: the connection cannot be written any more
 	writeWatch ctxWatch
-	closeSent  bool // guarded by frameSem
 	keys       *rand.ChaCha8
 	mw         *messageWriter // Write's, with a codec; Writer hands out writers of its own
 
