@@ -8,7 +8,6 @@ import (
 	"os"
 	"sync"
 	"syscall"
-	"unsafe"
 )
 
 // The poller: one epoll instance, and one goroutine reading it, for all
@@ -177,7 +176,7 @@ func newPollSource(c *Conn) pollSource {
 	case *tls.Conn:
 		if tcp, ok := nc.NetConn().(*net.TCPConn); ok {
 			if raw := newRawSource(tcp); raw != nil {
-				return &tlsSource{rawSource: raw, c: c, tc: nc, tcp: tcp}
+				return newTLSSource(raw, c, nc, tcp)
 			}
 		}
 	}
@@ -197,21 +196,6 @@ func newRawSource(sc syscall.Conn) *rawSource {
 	return src
 }
 
-// readable reports whether the socket has bytes (or its end) to read,
-// without consuming them.
-func (src *rawSource) readable() bool {
-	var b [1]byte
-	var errno syscall.Errno
-	err := src.rc.Read(func(fd uintptr) bool {
-		_, _, errno = syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1, syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		return true
-	})
-	if err != nil {
-		return true // closed, or past the deadline: the read says so
-	}
-	return errno != syscall.EAGAIN && errno != syscall.EWOULDBLOCK
-}
-
 // tlsSource reads a TLS connection without waiting for a socket that has
 // nothing. When the socket has bytes, the TLS connection is read as usual
 // (crypto/tls reads what it holds first, and waits only while a record is
@@ -221,10 +205,34 @@ func (src *rawSource) readable() bool {
 // crypto/tls, and a TCPConn past its deadline fails before any system
 // call), and only if there are none does the read report errWouldBlock.
 type tlsSource struct {
-	*rawSource // of the TCP socket: its registration and readable
+	*rawSource // of the TCP socket: its registration
 	c          *Conn
 	tc         *tls.Conn
 	tcp        *net.TCPConn
+
+	// The result of peekFn, which is made once so that readable does
+	// not allocate.
+	peekErr error
+	peekFn  func(fd uintptr) bool
+}
+
+func newTLSSource(raw *rawSource, c *Conn, tc *tls.Conn, tcp *net.TCPConn) *tlsSource {
+	t := &tlsSource{rawSource: raw, c: c, tc: tc, tcp: tcp}
+	t.peekFn = func(fd uintptr) bool {
+		var b [1]byte
+		_, _, t.peekErr = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return true // never wait in Go's poller
+	}
+	return t
+}
+
+// readable reports whether the socket has bytes (or its end) to read,
+// without consuming them.
+func (t *tlsSource) readable() bool {
+	if err := t.rc.Read(t.peekFn); err != nil {
+		return true // closed, or past the deadline: the read says so
+	}
+	return t.peekErr != syscall.EAGAIN
 }
 
 func (t *tlsSource) read(p []byte) (int, error) {

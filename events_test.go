@@ -293,3 +293,55 @@ func TestEventsTLSRecords(t *testing.T) {
 		t.Fatalf("server saw %v", err)
 	}
 }
+
+// TestEventsEchoAllocations: a served connection reads, delivers and
+// answers a message without allocating. The count is the whole round
+// trip's, client included. Over TLS, crypto/tls allocates a reader each
+// time it reads the socket (one read on each side), and the served read
+// that finds the socket empty and crypto/tls holding nothing (its read
+// deadline in the past) costs that reader and the timeout error: 4 in all,
+// none of them websock's. The race detector makes sync.Pool drop items,
+// and the pools' users allocate again: with it the bounds are looser, but
+// still fail a connection that allocates on every read or write.
+func TestEventsEchoAllocations(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		tls       bool
+		most      float64
+		mostRaced float64
+	}{
+		{"tcp", false, 0, 2},
+		{"tls", true, 4, 9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _ := eventEchoServer(t, tc.tls, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+			defer cancel()
+			c, _, err := Dial(ctx, urlOf(srv.URL), &DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			msg := []byte("thirty-two bytes, echoed served.")
+			buf := make([]byte, 0, 64)
+			echo := func() {
+				if err := c.Write(context.Background(), TextMessage, msg); err != nil {
+					t.Fatal(err)
+				}
+				if _, buf, err = c.ReadAppend(context.Background(), buf[:0]); err != nil || !bytes.Equal(buf, msg) {
+					t.Fatalf("echo: %q, %v", buf, err)
+				}
+			}
+			echo() // warm: buffers and the reader's goroutine stack
+			most := tc.most
+			if raceEnabled {
+				most = tc.mostRaced
+			}
+			n := testing.AllocsPerRun(200, echo)
+			t.Logf("%v allocations per served echo (race detector: %v)", n, raceEnabled)
+			if n > most {
+				t.Fatalf("%v allocations per served echo, want at most %v", n, most)
+			}
+		})
+	}
+}
