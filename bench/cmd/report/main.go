@@ -1,9 +1,9 @@
 // Command report turns the JSON lines of run.sh into the markdown tables of
 // docs/benchmarks.md: medians with min–max and ratios to websock, and a
 // projection of what one machine holds from the measured per-connection
-// costs.
+// costs. Ratios are to websock, or to the -base server.
 //
-//	report [-project-idle SCENARIO] [-project-cpu SCENARIO] < results.jsonl
+//	report [-base SERVER] [-project-idle SCENARIO] [-project-cpu SCENARIO] < results.jsonl
 package main
 
 import (
@@ -58,10 +58,11 @@ var metrics = []metric{
 type results struct {
 	scenarios, servers []string
 	data               map[[2]string][]line
+	base               string // the server the others' ratios are to
 }
 
 func read(r io.Reader) (*results, error) {
-	res := &results{data: map[[2]string][]line{}}
+	res := &results{data: map[[2]string][]line{}, base: "websock"}
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		var l line
@@ -116,12 +117,14 @@ func median(sorted []float64) float64 {
 func main() {
 	idleScenario := flag.String("project-idle", "", "the idle scenario to project memory from (none: no projection)")
 	cpuScenario := flag.String("project-cpu", "32 B text, 64 conns", "the scenario to project CPU per message from")
+	base := flag.String("base", "websock", "the server whose medians the ratios in parentheses are to")
 	flag.Parse()
 	res, err := read(os.Stdin)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	res.base = *base
 	res.tables(os.Stdout)
 	if *idleScenario != "" {
 		res.projection(os.Stdout, *idleScenario, *cpuScenario)
@@ -140,7 +143,7 @@ func (res *results) tables(w io.Writer) {
 			if m.idle != idle {
 				continue
 			}
-			base, haveBase := res.median(s, "websock", m.get)
+			base, haveBase := res.median(s, res.base, m.get)
 			fmt.Fprintf(w, "| %s |", m.name)
 			for _, srv := range res.servers {
 				vals, failed := res.values(s, srv, m.get)
@@ -149,7 +152,7 @@ func (res *results) tables(w io.Writer) {
 				case len(vals) > 0:
 					med := median(vals)
 					c = fmt.Sprintf("%s [%s–%s]", num(med), num(vals[0]), num(vals[len(vals)-1]))
-					if haveBase && base > 0 && srv != "websock" && med > 0 {
+					if haveBase && base > 0 && srv != res.base && med > 0 {
 						c += fmt.Sprintf(" (%.2f×)", med/base)
 					}
 				case failed > 0:

@@ -40,6 +40,21 @@ func TestTables(t *testing.T) {
 	}
 }
 
+// TestTablesBase: with another base, the ratios are to its medians.
+func TestTablesBase(t *testing.T) {
+	res, err := read(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.base = "peer"
+	var b strings.Builder
+	res.tables(&b)
+	want := "| msgs/s | 200.0 [100.0–300.0] (4.00×) | 50.0 [50.0–50.0] | — |"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("no line %q in\n%s", want, b.String())
+	}
+}
+
 // TestProjection: 64 GiB over (RSS + half the slab growth) idle; at one
 // message a second, 1e6 / (CPU s per million) connections a core, 16 cores.
 func TestProjection(t *testing.T) {
