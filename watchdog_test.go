@@ -23,11 +23,14 @@ func TestKeepaliveDetectsDeadPeer(t *testing.T) {
 		pinged <- err == nil && frame.Opcode(hb[0]&0x0f) == frame.OpPing
 		io.Copy(io.Discard, br) // never answers
 	})
+	// Before Dial, which starts the keepalive clock: taken after, a test
+	// goroutine that the scheduler leaves waiting while the clock runs
+	// would see less than the interval + pong timeout that passed.
+	start := time.Now()
 	c, _, err := Dial(context.Background(), url, &DialOptions{ConnOptions: ConnOptions{PingInterval: 30 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
 	_, _, err = c.Read(context.Background())
 	if !errors.Is(err, ErrKeepaliveTimeout) {
 		t.Fatalf("Read: %v, want ErrKeepaliveTimeout", err)
@@ -148,8 +151,8 @@ func TestIdleTimeout(t *testing.T) {
 	const idle = 300 * time.Millisecond
 	t.Run("silent", func(t *testing.T) {
 		t.Parallel()
+		start := time.Now() // before the Conn, whose creation starts the idle clock
 		c, p := newPair(t, ConnOptions{IdleTimeout: idle}, false)
-		start := time.Now()
 		_, _, err := c.Read(context.Background())
 		if !errors.Is(err, ErrIdleTimeout) || !errors.Is(err, ErrClosed) {
 			t.Fatalf("Read: %v, want ErrIdleTimeout", err)

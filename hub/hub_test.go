@@ -199,7 +199,8 @@ func TestSlowConsumerClosed(t *testing.T) {
 		{ClosePolicyViolation, websock.StatusPolicyViolation},
 	} {
 		t.Run(tt.policy.String(), func(t *testing.T) {
-			h := newHub(t, Options{QueueSize: 2, Policy: tt.policy})
+			const queueSize = 2
+			h := newHub(t, Options{QueueSize: queueSize, Policy: tt.policy})
 			s := startServer(t, h, websock.ConnOptions{})
 			slow, slowSub := s.dial(t, "t")
 			fast, _ := s.dial(t, "t")
@@ -208,7 +209,11 @@ func TestSlowConsumerClosed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i := range 4 {
+			// The slow subscriber's drain takes what is queued when it
+			// first runs, 1 to queueSize messages as the scheduler has it,
+			// and waits with them for the writer: then a full queue, and
+			// the next message overflows it.
+			for i := range 2*queueSize + 1 {
 				h.Publish("t", websock.TextMessage, fmt.Appendf(nil, "%d", i))
 				if _, msg := read(t, fast); msg != fmt.Sprint(i) {
 					t.Fatalf("fast got %q, want %d", msg, i)
