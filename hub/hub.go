@@ -34,7 +34,11 @@ const DefaultQueueSize = 256
 // queues of DefaultQueueSize messages that drop the oldest on overflow.
 type Options struct {
 	// QueueSize is how many messages may wait for each subscriber; 0
-	// means DefaultQueueSize.
+	// means DefaultQueueSize. A subscriber's writer takes what has
+	// queued, up to 32 messages, for one write, so a subscriber that has
+	// stopped reading holds up to QueueSize + min(QueueSize, 32)
+	// messages (those being written, and a full queue) before its queue
+	// overflows.
 	QueueSize int
 
 	// Policy says what happens when a subscriber's queue is full.
