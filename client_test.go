@@ -187,6 +187,34 @@ func TestPingWaitsForPong(t *testing.T) {
 
 // rawServer accepts one connection and hands it, after reading the
 // request, to serve along with the request's key.
+// readClientFrame reads a frame from a client, which must be masked, and
+// returns its header and unmasked payload.
+func readClientFrame(br *bufio.Reader) (frame.Header, []byte, error) {
+	var hb [frame.MaxHeaderLen]byte
+	if _, err := io.ReadFull(br, hb[:2]); err != nil {
+		return frame.Header{}, nil, err
+	}
+	n := frame.Len(hb[0], hb[1])
+	if _, err := io.ReadFull(br, hb[2:n]); err != nil {
+		return frame.Header{}, nil, err
+	}
+	h, _, err := frame.Parse(hb[:n])
+	if err != nil {
+		return h, nil, err
+	}
+	if !h.Masked {
+		return h, nil, errors.New("a client frame without a mask")
+	}
+	p := make([]byte, h.Length)
+	if _, err := io.ReadFull(br, p); err != nil {
+		return h, nil, err
+	}
+	for i := range p {
+		p[i] ^= h.Key[i%4]
+	}
+	return h, p, nil
+}
+
 func rawServer(t *testing.T, serve func(nc net.Conn, br *bufio.Reader, key string)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -291,22 +319,14 @@ func TestClientProtocolViolations(t *testing.T) {
 				io.WriteString(nc, okResponse(key))
 				nc.Write(tt.wire)
 				// The client's close frame, masked.
-				var hb [frame.MaxHeaderLen]byte
-				if _, err := io.ReadFull(br, hb[:2]); err != nil {
+				h, p, err := readClientFrame(br)
+				if err != nil {
 					gotCode <- -1
 					return
 				}
-				n := frame.Len(hb[0], hb[1])
-				io.ReadFull(br, hb[2:n])
-				h, _, _ := frame.Parse(hb[:n])
-				p := make([]byte, h.Length)
-				io.ReadFull(br, p)
-				if h.Opcode != frame.OpClose || !h.Masked || len(p) < 2 {
+				if h.Opcode != frame.OpClose || len(p) < 2 {
 					gotCode <- -2
 					return
-				}
-				for i := range p {
-					p[i] ^= h.Key[i%4]
 				}
 				gotCode <- int(p[0])<<8 | int(p[1])
 			})
@@ -335,12 +355,10 @@ func TestClientWaitsForServerToCloseTCP(t *testing.T) {
 		nc.Write(frameBytes(true, 0, frame.OpClose, closePayload(1001, "going"), true))
 		// Read the client's close frame, then check that the client has
 		// not closed TCP (no EOF) before the server does.
-		var hb [frame.MaxHeaderLen]byte
-		io.ReadFull(br, hb[:2])
-		n := frame.Len(hb[0], hb[1])
-		io.ReadFull(br, hb[2:n])
-		h, _, _ := frame.Parse(hb[:n])
-		io.CopyN(io.Discard, br, h.Length)
+		if h, _, err := readClientFrame(br); err != nil || h.Opcode != frame.OpClose {
+			serverClosedFirst <- false
+			return
+		}
 		nc.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 		_, err := br.ReadByte()
 		var ne net.Error

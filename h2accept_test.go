@@ -142,7 +142,9 @@ func TestHTTP2ReadInterruptedMidMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	if f, ok := w.(interface{ Flush() error }); ok {
-		f.Flush()
+		if err := f.Flush(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
@@ -150,7 +152,9 @@ func TestHTTP2ReadInterruptedMidMessage(t *testing.T) {
 		t.Fatalf("read of half a message: %v, want the context's error", err)
 	}
 	second := pattern(7000, 2)
-	w.Write(second)
+	if _, err := w.Write(second); err != nil {
+		t.Fatal(err)
+	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}

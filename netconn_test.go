@@ -100,7 +100,11 @@ func TestNetConnSmallReadsKeepOrder(t *testing.T) {
 	want := bytes.Repeat([]byte("compressed stream "), 1000)
 	go func() {
 		for i := 0; i < len(want); i += 5000 {
-			server.Write(ctx, TextMessage, want[i:min(i+5000, len(want))])
+			if err := server.Write(ctx, TextMessage, want[i:min(i+5000, len(want))]); err != nil {
+				t.Error(err)
+				client.CloseNow() // ends the reads below
+				return
+			}
 		}
 	}()
 	nc := NetConn(ctx, client, TextMessage)
@@ -121,7 +125,9 @@ func TestNetConnSmallReadsKeepOrder(t *testing.T) {
 func TestNetConnWrongTypeFails(t *testing.T) {
 	server, client := connPair(t, nil, nil)
 	ctx := context.Background()
-	server.Write(ctx, TextMessage, []byte("text"))
+	if err := server.Write(ctx, TextMessage, []byte("text")); err != nil {
+		t.Fatal(err)
+	}
 	nc := NetConn(ctx, client, BinaryMessage)
 	if _, err := nc.Read(make([]byte, 10)); err == nil || !errors.Is(err, errUnexpectedType) {
 		t.Fatalf("Read of a text message on a binary stream: %v", err)
@@ -136,7 +142,9 @@ func TestNetConnEOF(t *testing.T) {
 		server, client := connPair(t, nil, nil)
 		ctx := context.Background()
 		nc := NetConn(ctx, client, BinaryMessage)
-		server.Write(ctx, BinaryMessage, []byte("last"))
+		if err := server.Write(ctx, BinaryMessage, []byte("last")); err != nil {
+			t.Fatal(err)
+		}
 		go server.Close(code, "")
 		got, err := io.ReadAll(nc)
 		if err != nil || string(got) != "last" {
@@ -216,7 +224,9 @@ func TestNetConnDeadlineUnblocksRead(t *testing.T) {
 		t.Fatalf("Read returned %v at the replaced deadline", r.err)
 	case <-time.After(100 * time.Millisecond): // well past the replaced deadline
 	}
-	server.Write(ctx, BinaryMessage, []byte("late"))
+	if err := server.Write(ctx, BinaryMessage, []byte("late")); err != nil {
+		t.Fatal(err)
+	}
 	if r := waitRead(t, ch); r.err != nil || string(buf[:r.n]) != "late" {
 		t.Fatalf("Read under a replaced deadline: %q %v", buf[:r.n], r.err)
 	}

@@ -128,7 +128,9 @@ func TestSoak(t *testing.T) {
 	// Everything returns to baseline.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	tracker.Shutdown(ctx)
+	if err := tracker.Shutdown(ctx); err != nil {
+		t.Fatalf("shutting the tracked connections down: %v", err)
+	}
 	var g int
 	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
 		if g = runtime.NumGoroutine(); g <= baseGoroutines+2 {
