@@ -204,9 +204,13 @@ func (c *Conn) finishClose() {
 // code, unless one was sent already, and closes TCP. The returned error,
 // which wraps kind, is sticky for reads.
 func (c *Conn) fail(code StatusCode, kind error, detail string) error {
-	err := fmt.Errorf("%w: %s", kind, detail)
+	return c.failWith(code, "", fmt.Errorf("%w: %s", kind, detail))
+}
+
+// failWith is fail with the close frame's reason and the error to report.
+func (c *Conn) failWith(code StatusCode, reason string, err error) error {
 	c.readErr = err
-	if c.writeClose(code, "") == nil {
+	if c.writeClose(code, reason) == nil {
 		// The drain below must not be cut short by the context of the
 		// read that failed (a request context ends with its handler).
 		c.readWatch.disarm(c.nc, readSide, time.Time{})

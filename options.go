@@ -61,7 +61,10 @@ type ConnOptions struct {
 	// still unfinished then gets close status 1008 ("message timeout")
 	// and the connection is closed (ErrMessageTimeout), so that a peer
 	// cannot hold a half-sent message, and its memory, for ever. Time
-	// the application takes to read a streamed message counts too.
+	// the application takes to read a streamed message counts too. As
+	// after a protocol error, what the peer still sends is read and
+	// dropped until it closes (at most a second), so that the close frame
+	// reaches it before TCP is closed.
 	MessageTimeout time.Duration
 
 	// MaxCompressionRatio, when positive, bounds how much a compressed

@@ -263,6 +263,11 @@ func (c *Conn) ioError(err error) error {
 			c.interrupted = true
 			return ctx.Err()
 		}
+		if w := c.watchdog; w != nil && !c.tcpClosed.Load() {
+			if e := w.expired.Load(); e != nil {
+				return c.failExpired(e) // the deadline set by expire
+			}
+		}
 		if dl := c.closeDeadline(); !dl.IsZero() && !time.Now().Before(dl) {
 			err = ErrCloseTimeout
 		}

@@ -41,6 +41,18 @@ type watchdog struct {
 	idleTimeout    time.Duration
 	messageTimeout time.Duration
 	pingSent       int64 // monoNow of the pending keepalive ping, or 0
+
+	// expired is set by expire: a read that meets the past deadline it
+	// set ends the connection for it (Conn.ioError).
+	expired atomic.Pointer[expiry]
+}
+
+// expiry is why the watchdog ends a connection: the close frame's code and
+// reason, and the error reads report.
+type expiry struct {
+	code   StatusCode
+	reason string
+	cause  error
 }
 
 // startWatchdog arms the watchdog if any of its options is set.
@@ -125,11 +137,33 @@ func (w *watchdog) next(c *Conn, now int64) time.Duration {
 	return time.Duration(max(d, int64(time.Millisecond)))
 }
 
-// expire ends the connection for cause: a close frame with code and
-// reason (if it can be sent within a second), then TCP.
+// expire ends the connection for cause as a failed connection ends
+// (Conn.fail): a close frame with code and reason, then a lingering close,
+// because the peer may still be sending (a message that did not finish in
+// time) and closing a socket with unread input sends a reset, which can
+// destroy the close frame before the peer has read it. The lingering
+// close reads the socket, which a read in progress is doing too: so the
+// read side's deadline is set in the past, a read waiting for the peer
+// meets it and ends the connection itself (Conn.ioError), and otherwise
+// expire does, as soon as no read is in progress. A read that holds on for
+// another reason (memory from the Budget) is not waited for longer than a
+// second: then TCP is closed at once.
 func (c *Conn) expire(code StatusCode, reason string, cause error) {
-	var buf [frame.MaxControlPayload]byte
-	p := frame.AppendClose(buf[:0], int(code), reason)
-	c.writeFrame(context.Background(), min(c.closeTimeout, time.Second), true, 0, frame.OpClose, p)
-	c.closeTCP(cause)
+	e := &expiry{code: code, reason: reason, cause: cause}
+	c.watchdog.expired.Store(e)
+	c.nc.SetReadDeadline(longAgo)
+	if c.acquire(context.Background(), c.readSem, min(c.closeTimeout, time.Second)) != nil {
+		c.closeTCP(cause)
+		return
+	}
+	defer release(c.readSem)
+	if c.readErr == nil && !c.tcpClosed.Load() {
+		c.failExpired(e)
+	}
+}
+
+// failExpired fails the connection for the watchdog's expiry e; it runs
+// with the read semaphore held.
+func (c *Conn) failExpired(e *expiry) error {
+	return c.failWith(e.code, e.reason, closedError(e.cause))
 }

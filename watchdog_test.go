@@ -244,3 +244,99 @@ func (p *rawPeer) trickle(b []byte) {
 		p.write(b[i : i+1])
 	}
 }
+
+// TestMessageTimeoutEndsGently: when the message timeout ends a connection
+// whose peer is still sending the message, the peer gets the close frame
+// (1008 with its reason) and then the end of the stream, not a reset:
+// closing a socket with unread input sends a reset, which can destroy the
+// close frame before the peer reads it. So whether a read was waiting for
+// the message, no read was in progress (and what the peer sent was left
+// unread), or the connection is served.
+func TestMessageTimeoutEndsGently(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	for _, mode := range []string{"read waiting", "no read", "served"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			opts := ConnOptions{MessageTimeout: timeout}
+			var c *Conn
+			var p *rawPeer
+			ended := make(chan error, 1)
+			switch mode {
+			case "served":
+				var msgs chan servedMessage
+				c, p, msgs, ended = servedPair(t, opts, false)
+				defer func() {
+					if len(msgs) != 0 {
+						t.Errorf("%d messages delivered", len(msgs))
+					}
+				}()
+			default:
+				c, p = newPair(t, opts, false)
+			}
+			p.write(frameBytes(false, 0, frame.OpBinary, []byte("first part"), false))
+			switch mode {
+			case "read waiting":
+				go func() { _, _, err := c.Read(context.Background()); ended <- err }()
+			case "no read":
+				// Reads that end (their context) once the message has
+				// begun, and then none.
+				for c.msgStart.Load() == 0 {
+					ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+					_, _, err := c.Read(ctx)
+					cancel()
+					if !errors.Is(err, context.DeadlineExceeded) {
+						t.Fatalf("read of the first part: %v", err)
+					}
+				}
+			}
+			// The peer goes on with the message until it sees the close.
+			stop := make(chan struct{})
+			sending := make(chan error, 1)
+			go func() {
+				tick := time.NewTicker(5 * time.Millisecond)
+				defer tick.Stop()
+				for {
+					select {
+					case <-stop:
+						sending <- nil
+						return
+					case <-tick.C:
+					}
+					if _, err := p.nc.Write(frameBytes(false, 0, frame.OpContinuation, pattern(512, 1), false)); err != nil {
+						sending <- err
+						return
+					}
+				}
+			}()
+			p.nc.SetReadDeadline(time.Now().Add(hangGuard))
+			for {
+				h, b := p.readFrame()
+				if h.Opcode != frame.OpClose {
+					continue
+				}
+				code, reason, err := frame.ParseClose(b)
+				if err != nil || StatusCode(code) != StatusPolicyViolation || string(reason) != "message timeout" {
+					t.Fatalf("close frame %q: %d %q %v, want 1008 \"message timeout\"", b, code, reason, err)
+				}
+				break
+			}
+			close(stop)
+			if err := <-sending; err != nil {
+				t.Fatalf("the peer's writes failed before it saw the close frame: %v", err)
+			}
+			if _, err := p.br.ReadByte(); err != io.EOF {
+				t.Fatalf("after the close frame: %v, want the end of the stream", err)
+			}
+			if mode != "no read" {
+				if err := recvEnd(t, ended); !errors.Is(err, ErrMessageTimeout) {
+					t.Fatalf("the read (or OnEnd): %v, want ErrMessageTimeout", err)
+				}
+			}
+			if mode != "served" {
+				if _, _, err := c.Read(context.Background()); !errors.Is(err, ErrMessageTimeout) || !errors.Is(err, ErrClosed) {
+					t.Fatalf("a read after the end: %v, want ErrMessageTimeout and ErrClosed", err)
+				}
+			}
+		})
+	}
+}
