@@ -76,11 +76,28 @@ func tcpPairs(t *testing.T, n int) (servers, clients []net.Conn) {
 // heapAndStacks returns the bytes of live heap objects and of goroutine
 // stacks, after a collection.
 func heapAndStacks() int64 {
+	return heapBytes("/memory/classes/heap/objects:bytes", "/memory/classes/heap/stacks:bytes")
+}
+
+// heapObjects returns the bytes of live heap objects after a collection.
+func heapObjects() int64 { return heapBytes("/memory/classes/heap/objects:bytes") }
+
+// heapBytes returns the sum of the runtime/metrics memory classes named,
+// after a collection (twice, so that what pools held over the first is
+// collected too).
+func heapBytes(classes ...string) int64 {
 	runtime.GC()
-	runtime.GC() // and what pools held over the first
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"}}
+	runtime.GC()
+	s := make([]metrics.Sample, len(classes))
+	for i, name := range classes {
+		s[i].Name = name
+	}
 	metrics.Read(s)
-	return int64(s[0].Value.Uint64() + s[1].Value.Uint64())
+	var n uint64
+	for _, v := range s {
+		n += v.Value.Uint64()
+	}
+	return int64(n)
 }
 
 // echoEach sends a 32-byte masked message on each client and reads the

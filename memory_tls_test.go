@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"runtime/metrics"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -49,16 +48,6 @@ var testCertificate = sync.OnceValues(func() (tls.Certificate, error) {
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 })
-
-// heapObjects returns the bytes of live heap objects after a collection
-// (twice, so that pools are empty too).
-func heapObjects() int64 {
-	runtime.GC()
-	runtime.GC()
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	return int64(s[0].Value.Uint64())
-}
 
 // tlsFootprint is the memory of n idle server connections, per connection.
 // Their stacks are not counted: an idle connection must hold no goroutine.

@@ -162,7 +162,7 @@ func TestServeMetrics(t *testing.T) {
 		t.Errorf("received wire bytes %v (%v): want 5 plus a fraction of %d", upWire, err, len(big))
 	}
 	n := float64(len(big))
-	checkSamples(t, "after", families, []sample{
+	checkSamples(t, "after", families, append([]sample{
 		{"websock_connections_open", []string{"side=server"}, 0},
 		{"websock_connections_total", []string{"side=server"}, 2},
 		{"websock_connections_total", []string{"side=client"}, 0},
@@ -180,14 +180,8 @@ func TestServeMetrics(t *testing.T) {
 		{"websock_close_codes_sent_total", []string{"code=4000"}, 1},
 		{"websock_close_codes_received_total", []string{"code=1000"}, 1},
 		{"websock_close_codes_sent_total", []string{"code=1000"}, 1},
-		{"websock_timeouts_total", []string{"kind=message"}, 0},
-		{"websock_timeouts_total", []string{"kind=idle"}, 0},
-		{"websock_timeouts_total", []string{"kind=keepalive"}, 0},
-		{"websock_timeouts_total", []string{"kind=write"}, 0},
-		{"websock_timeouts_total", []string{"kind=close"}, 0},
-		{"websock_timeouts_total", []string{"kind=handshake"}, 0},
 		{"websock_memory_budget_in_use_bytes", nil, 0},
-	})
+	}, timeoutSamples("")...))
 	// The server's wire count of the echoed compressed text equals what
 	// it received (same bytes, same compressor settings) only by chance,
 	// so only its bound is checked.
@@ -228,18 +222,26 @@ func TestServeMetricsMessageTimeout(t *testing.T) {
 		t.Fatal("the message was finished after the server had closed the connection")
 	}
 	waitForServerConnections(t, s)
-	checkSamples(t, "after", scrape(t, s), []sample{
+	checkSamples(t, "after", scrape(t, s), append([]sample{
 		{"websock_connections_total", []string{"side=server"}, 1},
 		{"websock_close_codes_sent_total", []string{"code=1008"}, 1},
 		{"websock_messages_received_total", []string{"type=binary"}, 0},
-		{"websock_timeouts_total", []string{"kind=message"}, 1},
-		{"websock_timeouts_total", []string{"kind=idle"}, 0},
-		{"websock_timeouts_total", []string{"kind=keepalive"}, 0},
-		{"websock_timeouts_total", []string{"kind=write"}, 0},
-		{"websock_timeouts_total", []string{"kind=close"}, 0},
-		{"websock_timeouts_total", []string{"kind=handshake"}, 0},
 		{"websock_memory_budget_in_use_bytes", nil, 0},
-	})
+	}, timeoutSamples("message")...))
+}
+
+// timeoutSamples is the count of connections ended by each kind of
+// timeout: 1 for kind (none if ""), 0 for the others.
+func timeoutSamples(kind string) []sample {
+	var s []sample
+	for _, k := range []string{"message", "idle", "keepalive", "write", "close", "handshake"} {
+		n := 0.0
+		if k == kind {
+			n = 1
+		}
+		s = append(s, sample{"websock_timeouts_total", []string{"kind=" + k}, n})
+	}
+	return s
 }
 
 // waitForServerConnections waits until the server has ended all its
