@@ -13,7 +13,8 @@ secs=${2:-3}
 many_rounds=${3:-$rounds}
 # websock-events is websock's echo server with -events (websock.EventHandler);
 # raw is the floor (echo/raw: no library, one epoll thread, one read and one
-# write per echo), in the plain scenarios only. BENCH_SERVERS picks some of
+# write per echo; over TLS the same loop reading through crypto/tls), in the
+# plain scenarios and the busy one over TLS. BENCH_SERVERS picks some of
 # them, BENCH_SCENARIOS (an extended regular expression) some scenarios, and
 # BENCH_DOC is where the tables go (../docs/benchmarks.md).
 servers=${BENCH_SERVERS:-raw websock websock-events gorilla gws coder gobwas nbio}
@@ -49,7 +50,8 @@ start_server() { # name, extra flags...
 run() { # scenario, server, server flags, bench flags
 	local scenario=$1 name=$2 sflags=$3; shift 3
 	[[ " $servers " == *" $name "* ]] || return 0
-	[[ $name == raw && -n $sflags ]] && return 0 # plain ws:// only
+	# raw: ws:// and wss://, and no idle scenario over TLS (a floor of CPU)
+	[[ $name == raw && -n $sflags && ( $sflags != -tls || $scenario == *idle* ) ]] && return 0
 	[[ $scenario =~ $scenarios ]] || return 0
 	start_server "$name" $sflags
 	local scheme=ws
@@ -88,7 +90,8 @@ done
 	echo "($many_rounds for the $many_label-connection scenarios), min–max in brackets,"
 	echo "ratio to websock in parentheses (for throughput, above 1 is better than websock; for CPU and memory, below 1 is)."
 	echo "websock-events is websock's echo server on \`websock.EventHandler\`; gobwas has no permessage-deflate, and gorilla and nbio no context takeover."
-	echo "raw is the floor, in the plain scenarios: no library and no Go poller, one thread in epoll_wait, one read and one write per echo (\`bench/echo/raw\`)."
+	echo "raw is the floor (\`bench/echo/raw\`), in the plain scenarios: no library and no Go poller, one thread in epoll_wait, one read and one write per echo;"
+	echo "and in the busy scenario over TLS, the same loop reading each socket through crypto/tls."
 	echo
 	echo "Idle scenarios: the connections open 64 at a time, each exchanging one message, from source addresses 127.0.0.2, 127.0.0.3, ..."
 	echo "(10,000 each; ephemeral ports here: $(tr '\t' - < /proc/sys/net/ipv4/ip_local_port_range)). The server's RSS is read once it stops falling after a 2 s hold,"

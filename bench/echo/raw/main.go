@@ -11,20 +11,28 @@
 // together: what the kernel charges for that is the least any server pays
 // per message on the machine.
 //
-// It serves ws:// only (the plain scenarios), checks little of the
-// handshake, and is no WebSocket server to use: frames are echoed as they
-// come, text is not validated, and a peer that misbehaves is dropped.
+// With -tls it is the floor over TLS (tls.go): the same loop, each socket
+// read through crypto/tls over a non-blocking net.Conn of its own; with
+// -tls -goroutines, a goroutine per connection reading its tls.Conn
+// through Go's poller, as a server on net.Conn does.
+//
+// It checks little of the handshake and is no WebSocket server to use:
+// frames are echoed as they come, text is not validated, and a peer that
+// misbehaves is dropped.
 package main
 
 import (
 	"bytes"
 	"crypto/sha1"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"flag"
 	"log"
 	"net/netip"
 	"runtime"
+	"sync"
 	"syscall"
 
 	"github.com/websock/websock/bench/internal/server"
@@ -38,6 +46,7 @@ const maxFrame = 1 << 20
 // and an answer the socket could not take yet.
 type conn struct {
 	fd        int
+	tls       *tls.Conn // over TLS
 	upgraded  bool
 	in        []byte
 	out       []byte
@@ -50,18 +59,48 @@ type loop struct {
 	conns map[int]*conn
 	buf   []byte // what a read fills
 	reply []byte // the answers of one read, written together
+
+	// Over TLS: handshakes run on goroutines (tls.go), which leave the
+	// sockets they finish in adopted for the loop to take.
+	tlsConfig *tls.Config
+	mu        sync.Mutex
+	adopted   []*conn
 }
+
+var goroutines = flag.Bool("goroutines", false, "with -tls: a goroutine per connection on Go's poller")
 
 func main() {
 	cfg := server.Parse()
-	if cfg.TLS || cfg.Compress || cfg.Events {
-		log.Fatal("raw serves plain ws:// only")
+	if cfg.Compress || cfg.Events {
+		log.Fatal("raw serves ws:// and wss:// only, without compression")
+	}
+	var tlsConfig *tls.Config
+	if cfg.TLS {
+		cert, err := tls.X509KeyPair(cfg.KeyPair())
+		if err != nil {
+			log.Fatal(err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
+	}
+	if *goroutines {
+		if tlsConfig == nil {
+			log.Fatal("-goroutines is for -tls")
+		}
+		ln, err := tls.Listen("tcp", cfg.Addr, tlsConfig)
+		if err != nil {
+			log.Fatal(err)
+		}
+		stop := cfg.Profile()
+		go serveTLS(ln)
+		server.WaitSignal()
+		stop()
+		return
 	}
 	lfd, err := listen(cfg.Addr)
 	if err != nil {
 		log.Fatal(err)
 	}
-	l, err := newLoop(lfd)
+	l, err := newLoop(lfd, tlsConfig)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -99,13 +138,14 @@ func listen(addr string) (int, error) {
 	return fd, nil
 }
 
-// newLoop returns the loop that serves the listening socket lfd.
-func newLoop(lfd int) (*loop, error) {
+// newLoop returns the loop that serves the listening socket lfd, over TLS
+// with tlsConfig if it is not nil.
+func newLoop(lfd int, tlsConfig *tls.Config) (*loop, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	l := &loop{epfd: epfd, lfd: lfd, conns: map[int]*conn{}, buf: make([]byte, 64<<10)}
+	l := &loop{epfd: epfd, lfd: lfd, conns: map[int]*conn{}, buf: make([]byte, 64<<10), tlsConfig: tlsConfig}
 	if err := l.add(lfd, syscall.EPOLLIN); err != nil {
 		syscall.Close(epfd)
 		return nil, err
@@ -134,6 +174,10 @@ func (l *loop) run() {
 				continue
 			}
 			c := l.conns[fd]
+			if c == nil && l.tlsConfig != nil {
+				l.adopt()
+				c = l.conns[fd]
+			}
 			if c == nil {
 				continue
 			}
@@ -141,7 +185,11 @@ func (l *loop) run() {
 				continue
 			}
 			if e.Events&(syscall.EPOLLIN|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
-				l.readable(c)
+				if c.tls != nil {
+					l.readableTLS(c)
+				} else {
+					l.readable(c)
+				}
 			}
 		}
 	}
@@ -155,6 +203,10 @@ func (l *loop) accept() {
 		}
 		// As Go's net package does for every TCP connection.
 		syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+		if l.tlsConfig != nil {
+			go l.handshake(fd)
+			continue
+		}
 		if err := l.add(fd, syscall.EPOLLIN|syscall.EPOLLRDHUP); err != nil {
 			syscall.Close(fd)
 			continue
@@ -178,21 +230,11 @@ func (l *loop) readable(c *conn) {
 		l.drop(c)
 		return
 	}
-	data := l.buf[:n]
-	if len(c.in) > 0 {
-		c.in = append(c.in, data...)
-		data = c.in
-	}
-	l.reply = l.reply[:0]
-	used, closing, ok := l.answer(c, data)
+	var closing, ok bool
+	l.reply, closing, ok = c.consume(l.reply[:0], l.buf[:n])
 	if !ok {
 		l.drop(c)
 		return
-	}
-	// Keep what is incomplete (in its own memory: l.buf is reused).
-	c.in = append(c.in[:0], data[used:]...)
-	if len(c.in) == 0 && cap(c.in) > 4096 {
-		c.in = nil
 	}
 	if len(l.reply) > 0 {
 		if len(c.out) == 0 {
@@ -216,55 +258,75 @@ func (l *loop) readable(c *conn) {
 	}
 }
 
-// answer appends to l.reply the answers to the whole request or frames at
-// the start of data, and returns how many bytes they took, whether a close
-// frame was among them, and false if c is to be dropped.
-func (l *loop) answer(c *conn, data []byte) (used int, closing, ok bool) {
+// consume answers what data completes of c's input, appending the answers
+// to reply, and keeps the rest, which is incomplete, in c's own memory (data
+// is a buffer the caller reuses). It reports whether a close frame was
+// answered, and false if c is to be dropped.
+func (c *conn) consume(reply, data []byte) (_ []byte, closing, ok bool) {
+	if len(c.in) > 0 {
+		c.in = append(c.in, data...)
+		data = c.in
+	}
+	reply, used, closing, ok := c.answer(reply, data)
+	if !ok {
+		return reply, false, false
+	}
+	c.in = append(c.in[:0], data[used:]...)
+	if len(c.in) == 0 && cap(c.in) > 4096 {
+		c.in = nil
+	}
+	return reply, closing, true
+}
+
+// answer appends to reply the answers to the whole request or frames at the
+// start of data, and returns it with how many bytes they took, whether a
+// close frame was among them, and false if c is to be dropped.
+func (c *conn) answer(reply, data []byte) (_ []byte, used int, closing, ok bool) {
 	if !c.upgraded {
 		end := bytes.Index(data, []byte("\r\n\r\n"))
 		if end < 0 {
-			return 0, false, len(data) < 8192
+			return reply, 0, false, len(data) < 8192
 		}
 		key := header(data[:end], "sec-websocket-key")
 		if key == nil {
-			return 0, false, false
+			return reply, 0, false, false
 		}
 		h := sha1.New()
 		h.Write(key)
 		h.Write([]byte("258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-		l.reply = append(l.reply, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-		l.reply = base64.StdEncoding.AppendEncode(l.reply, h.Sum(nil))
-		l.reply = append(l.reply, "\r\n\r\n"...)
+		reply = append(reply, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+		reply = base64.StdEncoding.AppendEncode(reply, h.Sum(nil))
+		reply = append(reply, "\r\n\r\n"...)
 		c.upgraded = true
 		used = end + 4
 	}
 	for {
 		rest := data[used:]
 		if len(rest) < 2 {
-			return used, false, true
+			return reply, used, false, true
 		}
 		opcode := rest[0] & 0x0f
 		if rest[1]&0x80 == 0 {
-			return used, false, false // a client's frames are masked
+			return reply, used, false, false // a client's frames are masked
 		}
 		size, hdr := uint64(rest[1]&0x7f), 2
 		switch size {
 		case 126:
 			if len(rest) < 4 {
-				return used, false, true
+				return reply, used, false, true
 			}
 			size, hdr = uint64(binary.BigEndian.Uint16(rest[2:])), 4
 		case 127:
 			if len(rest) < 10 {
-				return used, false, true
+				return reply, used, false, true
 			}
 			size, hdr = binary.BigEndian.Uint64(rest[2:]), 10
 		}
 		if size > maxFrame {
-			return used, false, false
+			return reply, used, false, false
 		}
 		if uint64(len(rest)) < uint64(hdr+4)+size {
-			return used, false, true
+			return reply, used, false, true
 		}
 		key := [4]byte(rest[hdr : hdr+4])
 		payload := rest[hdr+4 : hdr+4+int(size)]
@@ -272,22 +334,22 @@ func (l *loop) answer(c *conn, data []byte) (used int, closing, ok bool) {
 		if opcode == 0x9 { // ping: pong
 			first = 0x80 | 0xa
 		}
-		l.reply = append(l.reply, first)
+		reply = append(reply, first)
 		switch {
 		case size < 126:
-			l.reply = append(l.reply, byte(size))
+			reply = append(reply, byte(size))
 		case size <= 0xffff:
-			l.reply = append(l.reply, 126, byte(size>>8), byte(size))
+			reply = append(reply, 126, byte(size>>8), byte(size))
 		default:
-			l.reply = append(l.reply, 127)
-			l.reply = binary.BigEndian.AppendUint64(l.reply, size)
+			reply = append(reply, 127)
+			reply = binary.BigEndian.AppendUint64(reply, size)
 		}
-		start := len(l.reply)
-		l.reply = append(l.reply, payload...)
-		mask.Apply(key, 0, l.reply[start:])
+		start := len(reply)
+		reply = append(reply, payload...)
+		mask.Apply(key, 0, reply[start:])
 		used += hdr + 4 + int(size)
 		if opcode == 0x8 {
-			return used, true, true
+			return reply, used, true, true
 		}
 	}
 }

@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"runtime"
@@ -13,12 +14,45 @@ import (
 	"time"
 
 	"github.com/websock/websock"
+	"github.com/websock/websock/bench/internal/server"
 )
 
 // TestEcho: the floor server answers as a WebSocket echo server would for
 // what the benchmarks send: text and binary messages of every length
 // encoding, a ping, and the closing handshake.
 func TestEcho(t *testing.T) {
+	exchange(t, "ws://"+startLoop(t, nil)+"/", nil)
+}
+
+// TestEchoTLS: the same over TLS, read through crypto/tls by the loop.
+func TestEchoTLS(t *testing.T) {
+	exchange(t, "wss://"+startLoop(t, testTLSConfig(t))+"/", insecure)
+}
+
+// TestEchoTLSGoroutines: the same over TLS, a goroutine per connection.
+func TestEchoTLSGoroutines(t *testing.T) {
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", testTLSConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go serveTLS(ln)
+	exchange(t, "wss://"+ln.Addr().String()+"/", insecure)
+}
+
+var insecure = &websock.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}}
+
+func testTLSConfig(t *testing.T) *tls.Config {
+	cert, err := tls.X509KeyPair(server.Config{}.KeyPair())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}}
+}
+
+// startLoop starts a loop on a free port of 127.0.0.1 (until the test
+// binary exits) and returns its address.
+func startLoop(t *testing.T, tlsConfig *tls.Config) string {
 	lfd, err := listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -27,18 +61,22 @@ func TestEcho(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := newLoop(lfd)
+	l, err := newLoop(lfd, tlsConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() {
 		runtime.LockOSThread()
-		l.run() // until the test binary exits
+		l.run()
 	}()
+	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+}
+
+// exchange runs what the benchmarks send against the echo server at url.
+func exchange(t *testing.T, url string, opts *websock.DialOptions) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	url := fmt.Sprintf("ws://127.0.0.1:%d/", sa.(*syscall.SockaddrInet4).Port)
-	c, _, err := websock.Dial(ctx, url, nil)
+	c, _, err := websock.Dial(ctx, url, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
