@@ -84,23 +84,25 @@ func TestCloseTimesOut(t *testing.T) {
 // TestCloseWhileReading: Close from one goroutine while another is blocked
 // in Read; the reader sees the peer's answer and Close returns cleanly.
 func TestCloseWhileReading(t *testing.T) {
-	eachTransport(t, func(t *testing.T, tlsOn bool) {
-		srv, _ := echoServer(t, tlsOn, nil)
-		c := dialEcho(t, urlOf(srv.URL), nil)
-		readErr := make(chan error, 1)
-		go func() {
-			_, _, err := c.Read(context.Background())
-			readErr <- err
-		}()
-		if err := c.Close(StatusNormalClosure, ""); err != nil {
-			t.Fatalf("Close: %v", err)
-		}
-		if err := <-readErr; CloseStatus(err) != StatusNormalClosure {
-			t.Fatalf("reader got %v", err)
-		}
-		if err := c.Close(StatusNormalClosure, ""); err != nil {
-			t.Fatalf("second Close: %v", err)
-		}
+	eachServer(t, func(t *testing.T, echo echoStart) {
+		eachTransport(t, func(t *testing.T, tlsOn bool) {
+			srv, _ := echo(t, tlsOn, nil)
+			c := dialEcho(t, urlOf(srv.URL), nil)
+			readErr := make(chan error, 1)
+			go func() {
+				_, _, err := c.Read(context.Background())
+				readErr <- err
+			}()
+			if err := c.Close(StatusNormalClosure, ""); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			if err := <-readErr; CloseStatus(err) != StatusNormalClosure {
+				t.Fatalf("reader got %v", err)
+			}
+			if err := c.Close(StatusNormalClosure, ""); err != nil {
+				t.Fatalf("second Close: %v", err)
+			}
+		})
 	})
 }
 
@@ -120,34 +122,36 @@ func TestCloseRejectsUnsendableCodes(t *testing.T) {
 // TestCloseWriteKeepsReading: after CloseWrite, messages the peer sent
 // before its close frame are still delivered, then its close.
 func TestCloseWriteKeepsReading(t *testing.T) {
-	srv, _ := echoServer(t, false, nil)
-	c := dialEcho(t, urlOf(srv.URL), nil)
-	ctx := context.Background()
-	for i := 0; i < 100; i++ {
-		if err := c.Write(ctx, TextMessage, []byte{'a' + byte(i%26)}); err != nil {
+	eachServer(t, func(t *testing.T, echo echoStart) {
+		srv, _ := echo(t, false, nil)
+		c := dialEcho(t, urlOf(srv.URL), nil)
+		ctx := context.Background()
+		for i := 0; i < 100; i++ {
+			if err := c.Write(ctx, TextMessage, []byte{'a' + byte(i%26)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.CloseWrite(StatusNormalClosure, "done"); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := c.CloseWrite(StatusNormalClosure, "done"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Write(ctx, TextMessage, []byte("late")); !errors.Is(err, ErrClosed) {
-		t.Fatalf("write after CloseWrite: %v", err)
-	}
-	for i := 0; i < 100; i++ {
-		_, msg, err := c.Read(ctx)
-		if err != nil || msg[0] != 'a'+byte(i%26) {
-			t.Fatalf("message %d: %q %v", i, msg, err)
+		if err := c.Write(ctx, TextMessage, []byte("late")); !errors.Is(err, ErrClosed) {
+			t.Fatalf("write after CloseWrite: %v", err)
 		}
-	}
-	if _, _, err := c.Read(ctx); CloseStatus(err) != StatusNormalClosure {
-		t.Fatalf("after the messages: %v", err)
-	}
-	select {
-	case <-c.closed.C():
-	default:
-		t.Fatal("TCP still open after the closing handshake")
-	}
+		for i := 0; i < 100; i++ {
+			_, msg, err := c.Read(ctx)
+			if err != nil || msg[0] != 'a'+byte(i%26) {
+				t.Fatalf("message %d: %q %v", i, msg, err)
+			}
+		}
+		if _, _, err := c.Read(ctx); CloseStatus(err) != StatusNormalClosure {
+			t.Fatalf("after the messages: %v", err)
+		}
+		select {
+		case <-c.closed.C():
+		default:
+			t.Fatal("TCP still open after the closing handshake")
+		}
+	})
 }
 
 // TestCloseWriteTimesOut: a peer that never answers ends reads with

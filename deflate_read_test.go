@@ -20,42 +20,44 @@ import (
 // blocks; data there fails the connection with 1007 instead of being
 // dropped, whether it comes in the same frame or in a later fragment.
 func TestDeflateAfterFinalBlock(t *testing.T) {
-	// "Hello" in a final block; RFC 7692 §7.2.3.4 follows it with 0x00.
-	helloFinal := []byte{0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}
-	// "Hello" in a block that is not final (§7.2.3.1).
-	hello := []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}
-	for _, tt := range []struct {
-		name   string
-		frames [][]byte // payloads of the message's frames
-		fail   bool
-	}{
-		{"RFC 7692 §7.2.3.4", [][]byte{append(bytes.Clone(helloFinal), 0x00)}, false},
-		{"empty blocks in a later fragment", [][]byte{helloFinal, {0x00, 0x00, 0x00, 0xff, 0xff}, {0x00}}, false},
-		{"data in the same frame", [][]byte{append(bytes.Clone(helloFinal), hello...)}, true},
-		{"data in a later fragment", [][]byte{helloFinal, {0x00}, hello}, true},
-		{"garbage", [][]byte{append(bytes.Clone(helloFinal), 0xff, 0xff)}, true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			srv, ended := echoServer(t, false, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
-			c := dialRaw(t, srv, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover")
-			for i, p := range tt.frames {
-				op, rsv := frame.OpContinuation, byte(0)
-				if i == 0 {
-					op, rsv = frame.OpText, frame.RSV1
+	eachServer(t, func(t *testing.T, echo echoStart) {
+		// "Hello" in a final block; RFC 7692 §7.2.3.4 follows it with 0x00.
+		helloFinal := []byte{0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}
+		// "Hello" in a block that is not final (§7.2.3.1).
+		hello := []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}
+		for _, tt := range []struct {
+			name   string
+			frames [][]byte // payloads of the message's frames
+			fail   bool
+		}{
+			{"RFC 7692 §7.2.3.4", [][]byte{append(bytes.Clone(helloFinal), 0x00)}, false},
+			{"empty blocks in a later fragment", [][]byte{helloFinal, {0x00, 0x00, 0x00, 0xff, 0xff}, {0x00}}, false},
+			{"data in the same frame", [][]byte{append(bytes.Clone(helloFinal), hello...)}, true},
+			{"data in a later fragment", [][]byte{helloFinal, {0x00}, hello}, true},
+			{"garbage", [][]byte{append(bytes.Clone(helloFinal), 0xff, 0xff)}, true},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				srv, ended := echo(t, false, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
+				c := dialRaw(t, srv, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover")
+				for i, p := range tt.frames {
+					op, rsv := frame.OpContinuation, byte(0)
+					if i == 0 {
+						op, rsv = frame.OpText, frame.RSV1
+					}
+					c.write(frameBytes(i == len(tt.frames)-1, rsv, op, p, false))
 				}
-				c.write(frameBytes(i == len(tt.frames)-1, rsv, op, p, false))
-			}
-			if !tt.fail {
-				c.expectMessage(frame.OpText, []byte("Hello")) // short: echoed uncompressed
-				return
-			}
-			c.expectClose(StatusInvalidPayload)
-			err := <-ended
-			if !errors.Is(err, ErrInvalidData) || !strings.Contains(err.Error(), deflate.ErrTrailingData.Error()) {
-				t.Fatalf("server error %v", err)
-			}
-		})
-	}
+				if !tt.fail {
+					c.expectMessage(frame.OpText, []byte("Hello")) // short: echoed uncompressed
+					return
+				}
+				c.expectClose(StatusInvalidPayload)
+				err := <-ended
+				if !errors.Is(err, ErrInvalidData) || !strings.Contains(err.Error(), deflate.ErrTrailingData.Error()) {
+					t.Fatalf("server error %v", err)
+				}
+			})
+		}
+	})
 }
 
 // scriptConn is a net.Conn whose reads serve data, as fast as they are

@@ -18,29 +18,31 @@ const interopDir = "testdata/interop"
 // TestForeignClientsAgainstOurServer runs the foreign clients against our
 // server, over TCP and TLS.
 func TestForeignClientsAgainstOurServer(t *testing.T) {
-	for _, script := range []string{"client.py", "client.js"} {
-		for _, tlsOn := range []bool{false, true} {
-			for _, compress := range []bool{false, true} {
-				name := fmt.Sprintf("%s/tls=%v/deflate=%v", script, tlsOn, compress)
-				t.Run(name, func(t *testing.T) {
-					var args []string
-					if compress {
-						args = append(args, "--deflate")
-					}
-					cmd := peertest.Command(t, interopDir, script, args...)
-					srv, _ := echoServer(t, tlsOn, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
-					cmd.Args = append(cmd.Args, "ws"+strings.TrimPrefix(srv.URL, "http")+"/")
-					out, err := cmd.CombinedOutput()
-					if err != nil || !strings.HasPrefix(string(out), "ok") {
-						t.Fatalf("%s: %v\n%s", script, err, out)
-					}
-					if got := strings.Contains(string(out), "permessage-deflate"); got != compress {
-						t.Fatalf("%s: compression negotiated=%v, want %v: %s", script, got, compress, out)
-					}
-				})
+	eachServer(t, func(t *testing.T, echo echoStart) {
+		for _, script := range []string{"client.py", "client.js"} {
+			for _, tlsOn := range []bool{false, true} {
+				for _, compress := range []bool{false, true} {
+					name := fmt.Sprintf("%s/tls=%v/deflate=%v", script, tlsOn, compress)
+					t.Run(name, func(t *testing.T) {
+						var args []string
+						if compress {
+							args = append(args, "--deflate")
+						}
+						cmd := peertest.Command(t, interopDir, script, args...)
+						srv, _ := echo(t, tlsOn, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
+						cmd.Args = append(cmd.Args, "ws"+strings.TrimPrefix(srv.URL, "http")+"/")
+						out, err := cmd.CombinedOutput()
+						if err != nil || !strings.HasPrefix(string(out), "ok") {
+							t.Fatalf("%s: %v\n%s", script, err, out)
+						}
+						if got := strings.Contains(string(out), "permessage-deflate"); got != compress {
+							t.Fatalf("%s: compression negotiated=%v, want %v: %s", script, got, compress, out)
+						}
+					})
+				}
 			}
 		}
-	}
+	})
 }
 
 // TestOurClientAgainstForeignServers dials the foreign echo servers.

@@ -195,6 +195,20 @@ func closePayload[C ~int](code C, reason string) []byte {
 	return frame.AppendClose(nil, int(code), reason)
 }
 
+// echoStart starts an echo server with opts, over TLS if tlsOn, and
+// returns it with a channel that receives the error that ended each
+// connection: echoServer or eventEchoServer.
+type echoStart func(t testing.TB, tlsOn bool, opts *AcceptOptions) (*httptest.Server, chan error)
+
+// eachServer runs f with each way a server reads its connections: a
+// handler calling Read (echoServer), and the poller calling back
+// (eventEchoServer, EventHandler). What the peer sees, and the error that
+// ends the connection, are the same both ways.
+func eachServer(t *testing.T, f func(t *testing.T, echo echoStart)) {
+	t.Run("read", func(t *testing.T) { f(t, echoServer) })
+	t.Run("served", func(t *testing.T) { f(t, eventEchoServer) })
+}
+
 // echoServer starts a server that echoes every message with opts, over TLS
 // if tlsOn. It returns the server and a channel that receives the error
 // that ended each connection.
