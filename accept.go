@@ -61,6 +61,15 @@ type AcceptOptions struct {
 // with the matching HTTP status and a one-line reason, and returns the
 // error (a *HandshakeError). opts may be nil.
 //
+// The connection takes over the request's TCP connection (HTTP/1.1) or
+// runs on its stream (HTTP/2, RFC 8441), whose deadlines it needs: the
+// http.Server's ReadTimeout and WriteTimeout must not cut it, and closing
+// it or a write timeout must interrupt a blocked write. Both go through
+// http.ResponseController, so a wrapper of the ResponseWriter (from a
+// middleware, say) must implement Hijack, or SetReadDeadline and
+// SetWriteDeadline, itself or through an Unwrap method. If it does not,
+// Accept answers 500 and returns an error wrapping http.ErrNotSupported.
+//
 // The handler may keep using the connection, or hand it to a goroutine and
 // return, which lets net/http free the request's buffers (see Handler).
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {

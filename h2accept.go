@@ -44,9 +44,16 @@ func checkExtendedConnect(r *http.Request) error {
 func acceptStream(w http.ResponseWriter, r *http.Request, respHeader http.Header, cfg connConfig, timeout time.Duration) (*Conn, error) {
 	rc := http.NewResponseController(w)
 	// The stream lives as long as the connection: the http.Server's read
-	// and write timeouts, which apply to each stream, do not.
-	rc.SetReadDeadline(time.Time{})
-	rc.SetWriteDeadline(time.Time{})
+	// and write timeouts, which apply to each stream, must not, and Abort
+	// needs the write deadline to interrupt a blocked write. Without
+	// deadlines (a wrapper of the ResponseWriter without Unwrap, say) the
+	// connection could be cut by those timeouts or hang in a write, so it
+	// is refused while nothing has been written. The write deadline is
+	// the handshake's until the response is out.
+	if err := setStreamDeadlines(rc, time.Now().Add(timeout)); err != nil {
+		http.Error(w, "websocket: connection cannot be upgraded", http.StatusInternalServerError)
+		return nil, fmt.Errorf("websock: accept: HTTP/2 stream: cannot clear deadlines: %w", err)
+	}
 	for k, v := range respHeader {
 		w.Header()[k] = v
 	}
@@ -55,6 +62,7 @@ func acceptStream(w http.ResponseWriter, r *http.Request, respHeader http.Header
 		Body:   r.Body,
 		Writer: w,
 		Flush:  rc.Flush,
+		// Deadlines are known to work: setStreamDeadlines succeeded.
 		Abort:  func() { rc.SetWriteDeadline(longAgo) },
 		Local:  local,
 		Remote: remoteAddr(r.RemoteAddr),
@@ -65,19 +73,33 @@ func acceptStream(w http.ResponseWriter, r *http.Request, respHeader http.Header
 	if cfg.tracker != nil {
 		cfg.tracker.add(c)
 	}
-	rc.SetWriteDeadline(time.Now().Add(timeout))
 	w.WriteHeader(http.StatusOK)
 	if err := rc.Flush(); err != nil {
 		err = fmt.Errorf("websock: accept: write response: %w", err)
 		c.closeTCP(err)
 		return nil, err
 	}
-	rc.SetWriteDeadline(time.Time{})
+	if err := rc.SetWriteDeadline(time.Time{}); err != nil {
+		// The 200 is out: the client sees the stream end.
+		err = fmt.Errorf("websock: accept: HTTP/2 stream: cannot clear deadlines: %w", err)
+		c.closeTCP(err)
+		return nil, err
+	}
 	// The stream ends with the handler (or a reset from the client), and
 	// its ResponseWriter must not be used after: the connection's writes
 	// fail from then on, and its reads see the stream's end.
 	context.AfterFunc(r.Context(), nc.End)
 	return c, nil
+}
+
+// setStreamDeadlines clears the stream's read deadline and sets its write
+// deadline to write, and reports the first error: http.ErrNotSupported if
+// the ResponseWriter has no deadlines.
+func setStreamDeadlines(rc *http.ResponseController, write time.Time) error {
+	if err := rc.SetReadDeadline(time.Time{}); err != nil {
+		return err
+	}
+	return rc.SetWriteDeadline(write)
 }
 
 // remoteAddr parses an http.Request's RemoteAddr.

@@ -322,3 +322,57 @@ func TestHTTP2StalledStreamLeavesOthers(t *testing.T) {
 		t.Fatalf("%d TCP connections, want both WebSockets on one", n)
 	}
 }
+
+// flushOnlyWriter wraps a ResponseWriter as some middlewares do: it can
+// flush, but has neither deadlines nor Unwrap.
+type flushOnlyWriter struct {
+	w http.ResponseWriter
+}
+
+// Header returns the wrapped ResponseWriter's header.
+func (f flushOnlyWriter) Header() http.Header { return f.w.Header() }
+
+// Write writes to the wrapped ResponseWriter.
+func (f flushOnlyWriter) Write(p []byte) (int, error) { return f.w.Write(p) }
+
+// WriteHeader writes the wrapped ResponseWriter's header.
+func (f flushOnlyWriter) WriteHeader(status int) { f.w.WriteHeader(status) }
+
+// Flush flushes the wrapped ResponseWriter.
+func (f flushOnlyWriter) Flush() { f.w.(http.Flusher).Flush() }
+
+// TestHTTP2AcceptNeedsDeadlines: over HTTP/2, a ResponseWriter without
+// deadlines would leave the connection to the server's timeouts and its
+// blocked writes uninterruptible, so the handshake fails before the 200:
+// the client gets a 500, Accept an error that says why, and the ConnSet
+// gives the handshake's place back (a second try is not refused as over
+// the cap of one).
+func TestHTTP2AcceptNeedsDeadlines(t *testing.T) {
+	t.Parallel()
+	set := &ConnSet{MaxConns: 1}
+	accepted := make(chan error, 1)
+	srv := newH2Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(flushOnlyWriter{w}, r, &AcceptOptions{ConnSet: set})
+		if c != nil {
+			c.CloseNow()
+		}
+		accepted <- err
+	}))
+	for try := range 2 {
+		_, resp, err := Dial(context.Background(), srv.wsURL(), &DialOptions{HTTP2: newH2Client(t)})
+		var he *HandshakeError
+		if !errors.As(err, &he) || he.Status != http.StatusInternalServerError || !strings.Contains(he.Reason, "cannot be upgraded") {
+			t.Fatalf("dial %d: %v, want a 500 saying the connection cannot be upgraded", try, err)
+		}
+		if resp == nil || resp.ProtoMajor != 2 {
+			t.Fatalf("dial %d: response %v, want one over HTTP/2", try, resp)
+		}
+		err = <-accepted
+		if !errors.Is(err, http.ErrNotSupported) || !strings.Contains(err.Error(), "websock: accept: HTTP/2 stream: cannot clear deadlines") {
+			t.Fatalf("Accept %d: %v, want the deadlines' http.ErrNotSupported", try, err)
+		}
+	}
+	if n := set.Len(); n != 0 {
+		t.Fatalf("ConnSet holds %d connections after failed handshakes", n)
+	}
+}
