@@ -2,6 +2,7 @@ package websock
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -17,76 +18,107 @@ import (
 )
 
 // closingServer accepts a connection and closes it from the server side
-// with Close, reporting Close's result.
-func closingServer(t *testing.T, opts *AcceptOptions) (*httptest.Server, chan error) {
-	result := make(chan error, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// with Close, reporting Close's result. A served connection (m) is given
+// to Serve first, so that what the peer sends meanwhile, its close frame
+// too, is read by the poller; the messages it delivers go to delivered.
+func closingServer(t *testing.T, m serverMode, opts *AcceptOptions) (srv *httptest.Server, result chan error, delivered chan []byte) {
+	result = make(chan error, 1)
+	delivered = make(chan []byte, 16)
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := Accept(w, r, opts)
 		if err != nil {
 			result <- err
 			return
 		}
+		if m.served {
+			onMessage := func(_ *Conn, _ MessageType, data []byte) {
+				select {
+				case delivered <- bytes.Clone(data):
+				default:
+				}
+			}
+			if err := c.Serve(Events{OnMessage: onMessage}); err != nil {
+				c.CloseNow()
+				result <- err
+				return
+			}
+		}
 		result <- c.Close(StatusGoingAway, "shutting down")
 	}))
 	t.Cleanup(srv.Close)
-	return srv, result
+	return srv, result, delivered
 }
 
 // TestServerCloseHandshake: the server sends close, the client answers, and
 // the server closes TCP.
 func TestServerCloseHandshake(t *testing.T) {
-	srv, result := closingServer(t, nil)
-	c := dialRaw(t, srv)
-	h, p, err := c.readFrame()
-	if err != nil || h.Opcode != frame.OpClose {
-		t.Fatalf("expected a close frame, got op %d, %v", h.Opcode, err)
-	}
-	code, reason, _ := frame.ParseClose(p)
-	if StatusCode(code) != StatusGoingAway || string(reason) != "shutting down" {
-		t.Fatalf("close frame %d %q", code, reason)
-	}
-	c.send(true, frame.OpClose, closePayload(code, ""))
-	c.expectEOF()
-	if err := <-result; err != nil {
-		t.Fatalf("Close returned %v", err)
-	}
+	eachServer(t, func(t *testing.T, m serverMode) {
+		srv, result, _ := closingServer(t, m, nil)
+		c := dialRaw(t, srv)
+		h, p, err := c.readFrame()
+		if err != nil || h.Opcode != frame.OpClose {
+			t.Fatalf("expected a close frame, got op %d, %v", h.Opcode, err)
+		}
+		code, reason, _ := frame.ParseClose(p)
+		if StatusCode(code) != StatusGoingAway || string(reason) != "shutting down" {
+			t.Fatalf("close frame %d %q", code, reason)
+		}
+		c.send(true, frame.OpClose, closePayload(code, ""))
+		c.expectEOF()
+		if err := <-result; err != nil {
+			t.Fatalf("Close returned %v", err)
+		}
+	})
 }
 
-// TestServerCloseReadsThroughData: messages that arrive before the peer's
-// close frame are discarded while Close waits.
+// TestServerCloseReadsThroughData: messages that arrive after the
+// server's close frame, before the peer's, are read and discarded while
+// Close waits (a served connection delivers none of them).
 func TestServerCloseReadsThroughData(t *testing.T) {
-	srv, result := closingServer(t, nil)
-	c := dialRaw(t, srv)
-	c.send(true, frame.OpText, []byte("in flight"))
-	c.send(false, frame.OpBinary, make([]byte, 1000))
-	c.send(true, frame.OpPing, []byte("p"))
-	c.send(true, frame.OpContinuation, make([]byte, 1000))
-	c.send(true, frame.OpClose, closePayload(1000, ""))
-	c.expectClose(StatusGoingAway)
-	if err := <-result; err != nil {
-		t.Fatalf("Close returned %v", err)
-	}
+	eachServer(t, func(t *testing.T, m serverMode) {
+		srv, result, delivered := closingServer(t, m, nil)
+		c := dialRaw(t, srv)
+		if h, _, err := c.readFrame(); err != nil || h.Opcode != frame.OpClose {
+			t.Fatalf("expected a close frame, got op %d, %v", h.Opcode, err)
+		}
+		c.send(true, frame.OpText, []byte("in flight"))
+		c.send(false, frame.OpBinary, make([]byte, 1000))
+		c.send(true, frame.OpPing, []byte("p"))
+		c.send(true, frame.OpContinuation, make([]byte, 1000))
+		c.send(true, frame.OpClose, closePayload(1000, ""))
+		c.expectEOF()
+		if err := <-result; err != nil {
+			t.Fatalf("Close returned %v", err)
+		}
+		select {
+		case msg := <-delivered:
+			t.Fatalf("a message of %d bytes was delivered after Close", len(msg))
+		default:
+		}
+	})
 }
 
 // TestCloseTimesOut: a peer that never answers costs at most CloseTimeout.
 func TestCloseTimesOut(t *testing.T) {
-	srv, result := closingServer(t, &AcceptOptions{ConnOptions: ConnOptions{CloseTimeout: 100 * time.Millisecond}})
-	c := dialRaw(t, srv)
-	if h, _, err := c.readFrame(); err != nil || h.Opcode != frame.OpClose {
-		t.Fatalf("expected a close frame: %v", err)
-	}
-	if err := <-result; !errors.Is(err, ErrCloseTimeout) {
-		t.Fatalf("Close returned %v, want ErrCloseTimeout", err)
-	}
-	c.expectEOF()
+	eachServer(t, func(t *testing.T, m serverMode) {
+		srv, result, _ := closingServer(t, m, &AcceptOptions{ConnOptions: ConnOptions{CloseTimeout: 100 * time.Millisecond}})
+		c := dialRaw(t, srv)
+		if h, _, err := c.readFrame(); err != nil || h.Opcode != frame.OpClose {
+			t.Fatalf("expected a close frame: %v", err)
+		}
+		if err := <-result; !errors.Is(err, ErrCloseTimeout) {
+			t.Fatalf("Close returned %v, want ErrCloseTimeout", err)
+		}
+		c.expectEOF()
+	})
 }
 
 // TestCloseWhileReading: Close from one goroutine while another is blocked
 // in Read; the reader sees the peer's answer and Close returns cleanly.
 func TestCloseWhileReading(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
+	eachServer(t, func(t *testing.T, m serverMode) {
 		eachTransport(t, func(t *testing.T, tlsOn bool) {
-			srv, _ := echo(t, tlsOn, nil)
+			srv, _ := m.echo(t, tlsOn, nil)
 			c := dialEcho(t, urlOf(srv.URL), nil)
 			readErr := make(chan error, 1)
 			go func() {
@@ -122,8 +154,8 @@ func TestCloseRejectsUnsendableCodes(t *testing.T) {
 // TestCloseWriteKeepsReading: after CloseWrite, messages the peer sent
 // before its close frame are still delivered, then its close.
 func TestCloseWriteKeepsReading(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
-		srv, _ := echo(t, false, nil)
+	eachServer(t, func(t *testing.T, m serverMode) {
+		srv, _ := m.echo(t, false, nil)
 		c := dialEcho(t, urlOf(srv.URL), nil)
 		ctx := context.Background()
 		for i := 0; i < 100; i++ {

@@ -9,9 +9,9 @@ import (
 )
 
 func TestConnSetCapsConnections(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
+	eachServer(t, func(t *testing.T, m serverMode) {
 		tr := &ConnSet{MaxConns: 2}
-		srv, _ := echo(t, false, &AcceptOptions{ConnSet: tr})
+		srv, _ := m.echo(t, false, &AcceptOptions{ConnSet: tr})
 		a := dialEcho(t, urlOf(srv.URL), nil)
 		dialEcho(t, urlOf(srv.URL), nil)
 		_, _, err := Dial(context.Background(), urlOf(srv.URL), nil)
@@ -32,9 +32,9 @@ func TestConnSetCapsConnections(t *testing.T) {
 }
 
 func TestConnSetShutdown(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
+	eachServer(t, func(t *testing.T, m serverMode) {
 		var tr ConnSet
-		srv, _ := echo(t, false, &AcceptOptions{ConnSet: &tr})
+		srv, _ := m.echo(t, false, &AcceptOptions{ConnSet: &tr})
 		ctx := context.Background()
 		results := make(chan error, 3)
 		for i := 0; i < 3; i++ {
@@ -74,9 +74,9 @@ func TestConnSetShutdown(t *testing.T) {
 // TestConnSetShutdownBounded: a peer that never answers the close is cut off
 // when the context ends.
 func TestConnSetShutdownBounded(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
+	eachServer(t, func(t *testing.T, m serverMode) {
 		var tr ConnSet
-		srv, _ := echo(t, false, &AcceptOptions{ConnSet: &tr})
+		srv, _ := m.echo(t, false, &AcceptOptions{ConnSet: &tr})
 		raw := dialRaw(t, srv)
 		raw.send(true, 1, []byte("x"))
 		raw.expectMessage(1, []byte("x")) // the connection is registered

@@ -20,7 +20,7 @@ import (
 // blocks; data there fails the connection with 1007 instead of being
 // dropped, whether it comes in the same frame or in a later fragment.
 func TestDeflateAfterFinalBlock(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
+	eachServer(t, func(t *testing.T, m serverMode) {
 		// "Hello" in a final block; RFC 7692 §7.2.3.4 follows it with 0x00.
 		helloFinal := []byte{0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}
 		// "Hello" in a block that is not final (§7.2.3.1).
@@ -37,7 +37,7 @@ func TestDeflateAfterFinalBlock(t *testing.T) {
 			{"garbage", [][]byte{append(bytes.Clone(helloFinal), 0xff, 0xff)}, true},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				srv, ended := echo(t, false, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
+				srv, ended := m.echo(t, false, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
 				c := dialRaw(t, srv, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover")
 				for i, p := range tt.frames {
 					op, rsv := frame.OpContinuation, byte(0)

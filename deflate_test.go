@@ -109,10 +109,10 @@ func TestDeflateClientChecksResponse(t *testing.T) {
 // TestDeflateEndToEnd: every combination of parameters between our client
 // and our server, messages compressed both ways, over TCP.
 func TestDeflateEndToEnd(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
+	eachServer(t, func(t *testing.T, m serverMode) {
 		ctx := context.Background()
 		for _, server := range []PerMessageDeflate{{}, {ServerNoContextTakeover: true}, {ClientNoContextTakeover: true}, {ServerMaxWindowBits: 9, ClientMaxWindowBits: 8}} {
-			srv, _ := echo(t, false, &AcceptOptions{Extensions: []extension.Extension{&server}})
+			srv, _ := m.echo(t, false, &AcceptOptions{Extensions: []extension.Extension{&server}})
 			for _, client := range []PerMessageDeflate{{}, {ServerNoContextTakeover: true}, {ClientNoContextTakeover: true}, {ServerMaxWindowBits: 8}, {ClientMaxWindowBits: 10, ServerMaxWindowBits: 12}, {Threshold: -1}} {
 				name := fmt.Sprintf("server%+v/client%+v", server, client)
 				c, resp, err := Dial(ctx, urlOf(srv.URL), &DialOptions{Extensions: []extension.Extension{&client}})
@@ -168,8 +168,8 @@ func TestDeflateEndToEnd(t *testing.T) {
 // TestDeflateOnTheWire: compressed messages carry RSV1 on the first frame
 // only; small ones go uncompressed.
 func TestDeflateOnTheWire(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
-		srv, _ := echo(t, false, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
+	eachServer(t, func(t *testing.T, m serverMode) {
+		srv, _ := m.echo(t, false, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
 		c := dialRaw(t, srv, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover")
 		// "Hello" compressed (RFC 7692 §7.2.3.1).
 		c.write(frameBytes(true, frame.RSV1, frame.OpText, []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}, false))
@@ -191,8 +191,8 @@ func TestDeflateOnTheWire(t *testing.T) {
 }
 
 func TestDeflateCorruptDataFails1007(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
-		srv, ended := echo(t, false, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
+	eachServer(t, func(t *testing.T, m serverMode) {
+		srv, ended := m.echo(t, false, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
 		c := dialRaw(t, srv, "Sec-WebSocket-Extensions: permessage-deflate")
 		c.write(frameBytes(true, frame.RSV1, frame.OpBinary, []byte{0xff, 0xff, 0xff, 0xff, 0xff}, false))
 		c.expectClose(StatusInvalidPayload)
@@ -205,8 +205,8 @@ func TestDeflateCorruptDataFails1007(t *testing.T) {
 // TestDeflateBombBounded: a small compressed message that inflates beyond
 // the read limit fails with 1009 after at most the limit is produced.
 func TestDeflateBombBounded(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
-		srv, ended := echo(t, false, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}, ConnOptions: ConnOptions{ReadLimit: 1 << 20}})
+	eachServer(t, func(t *testing.T, m serverMode) {
+		srv, ended := m.echo(t, false, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}, ConnOptions: ConnOptions{ReadLimit: 1 << 20}})
 		ctx := context.Background()
 		c, _, err := Dial(ctx, urlOf(srv.URL), &DialOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
 		if err != nil {

@@ -18,7 +18,7 @@ const interopDir = "testdata/interop"
 // TestForeignClientsAgainstOurServer runs the foreign clients against our
 // server, over TCP and TLS.
 func TestForeignClientsAgainstOurServer(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
+	eachServer(t, func(t *testing.T, m serverMode) {
 		for _, script := range []string{"client.py", "client.js"} {
 			for _, tlsOn := range []bool{false, true} {
 				for _, compress := range []bool{false, true} {
@@ -29,7 +29,7 @@ func TestForeignClientsAgainstOurServer(t *testing.T) {
 							args = append(args, "--deflate")
 						}
 						cmd := peertest.Command(t, interopDir, script, args...)
-						srv, _ := echo(t, tlsOn, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
+						srv, _ := m.echo(t, tlsOn, &AcceptOptions{Extensions: []extension.Extension{&PerMessageDeflate{}}})
 						cmd.Args = append(cmd.Args, "ws"+strings.TrimPrefix(srv.URL, "http")+"/")
 						out, err := cmd.CombinedOutput()
 						if err != nil || !strings.HasPrefix(string(out), "ok") {

@@ -195,18 +195,28 @@ func closePayload[C ~int](code C, reason string) []byte {
 	return frame.AppendClose(nil, int(code), reason)
 }
 
-// echoStart starts an echo server with opts, over TLS if tlsOn, and
-// returns it with a channel that receives the error that ended each
-// connection: echoServer or eventEchoServer.
-type echoStart func(t testing.TB, tlsOn bool, opts *AcceptOptions) (*httptest.Server, chan error)
+// serverMode is one of the ways a server reads its connections: a handler
+// calling Read, or the poller calling back (Serve, EventHandler).
+type serverMode struct {
+	served bool
+}
 
-// eachServer runs f with each way a server reads its connections: a
-// handler calling Read (echoServer), and the poller calling back
-// (eventEchoServer, EventHandler). What the peer sees, and the error that
-// ends the connection, are the same both ways.
-func eachServer(t *testing.T, f func(t *testing.T, echo echoStart)) {
-	t.Run("read", func(t *testing.T) { f(t, echoServer) })
-	t.Run("served", func(t *testing.T) { f(t, eventEchoServer) })
+// echo starts an echo server reading its connections this way, with opts,
+// over TLS if tlsOn: echoServer or eventEchoServer.
+func (m serverMode) echo(t testing.TB, tlsOn bool, opts *AcceptOptions) (*httptest.Server, chan error) {
+	t.Helper()
+	if m.served {
+		return eventEchoServer(t, tlsOn, opts)
+	}
+	return echoServer(t, tlsOn, opts)
+}
+
+// eachServer runs f with each way a server reads its connections. What
+// the peer sees, and the error that ends the connection, are the same
+// both ways.
+func eachServer(t *testing.T, f func(t *testing.T, m serverMode)) {
+	t.Run("read", func(t *testing.T) { f(t, serverMode{}) })
+	t.Run("served", func(t *testing.T) { f(t, serverMode{served: true}) })
 }
 
 // echoServer starts a server that echoes every message with opts, over TLS

@@ -10,9 +10,9 @@ import (
 )
 
 func TestEchoSizes(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
+	eachServer(t, func(t *testing.T, m serverMode) {
 		eachTransport(t, func(t *testing.T, tlsOn bool) {
-			srv, _ := echo(t, tlsOn, nil)
+			srv, _ := m.echo(t, tlsOn, nil)
 			c := dialRaw(t, srv)
 			for _, n := range []int{0, 1, 125, 126, 127, 128, 65535, 65536, 1 << 20} {
 				text := bytes.Repeat([]byte("*"), n)
@@ -29,8 +29,8 @@ func TestEchoSizes(t *testing.T) {
 }
 
 func TestSixteenMebibyteMessage(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
-		srv, _ := echo(t, false, nil)
+	eachServer(t, func(t *testing.T, m serverMode) {
+		srv, _ := m.echo(t, false, nil)
 		c := dialRaw(t, srv)
 		msg := bytes.Repeat([]byte("0123456789abcdef"), 1<<20)
 		// Fragmented in 1 MiB frames.
@@ -48,9 +48,9 @@ func TestSixteenMebibyteMessage(t *testing.T) {
 // TestOctetWiseFragmentsWithPings is Autobahn case 5.8: a fragmented text
 // message written one byte per write, with a ping between the fragments.
 func TestOctetWiseFragmentsWithPings(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
+	eachServer(t, func(t *testing.T, m serverMode) {
 		eachTransport(t, func(t *testing.T, tlsOn bool) {
-			srv, _ := echo(t, tlsOn, nil)
+			srv, _ := m.echo(t, tlsOn, nil)
 			c := dialRaw(t, srv)
 			c.writeChopped(frameBytes(false, 0, frame.OpText, []byte("fragment1"), false))
 			c.writeChopped(frameBytes(true, 0, frame.OpPing, []byte("pongme 1!"), false))
@@ -64,8 +64,8 @@ func TestOctetWiseFragmentsWithPings(t *testing.T) {
 }
 
 func TestPingPong(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
-		srv, _ := echo(t, false, nil)
+	eachServer(t, func(t *testing.T, m serverMode) {
+		srv, _ := m.echo(t, false, nil)
 		c := dialRaw(t, srv)
 		c.send(true, frame.OpPong, []byte("unsolicited")) // ignored
 		c.send(true, frame.OpPing, nil)
@@ -90,7 +90,7 @@ func TestPingPong(t *testing.T) {
 // TestProtocolViolations sends each violation and asserts the close code
 // the server answers with and that it then closes TCP.
 func TestProtocolViolations(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
+	eachServer(t, func(t *testing.T, m serverMode) {
 		text := func(fin bool, p string) []byte { return frameBytes(fin, 0, frame.OpText, []byte(p), false) }
 		cont := func(fin bool, p string) []byte { return frameBytes(fin, 0, frame.OpContinuation, []byte(p), false) }
 		join := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
@@ -133,7 +133,7 @@ func TestProtocolViolations(t *testing.T) {
 			{"close reason not utf-8", frameBytes(true, 0, frame.OpClose, append(closePayload(1000, ""), 0xce, 0xba, 0xff), false), 1007, ""},
 			{"64-bit length with top bit", []byte{0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4}, 1002, ""},
 		}
-		srv, _ := echo(t, false, nil)
+		srv, _ := m.echo(t, false, nil)
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				c := dialRaw(t, srv)
@@ -151,8 +151,8 @@ func TestProtocolViolations(t *testing.T) {
 // the invalid byte of an unfinished frame, without waiting for the rest of
 // the frame or the message (Autobahn 6.4.3).
 func TestInvalidUTF8FailsFast(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
-		srv, _ := echo(t, false, nil)
+	eachServer(t, func(t *testing.T, m serverMode) {
+		srv, _ := m.echo(t, false, nil)
 		c := dialRaw(t, srv)
 		payload := []byte("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80\x65\x64\x69\x74\x65\x64")
 		wire := frameBytes(true, 0, frame.OpText, payload, false)
@@ -164,8 +164,8 @@ func TestInvalidUTF8FailsFast(t *testing.T) {
 }
 
 func TestValidCloseCodesEchoed(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
-		srv, ended := echo(t, false, nil)
+	eachServer(t, func(t *testing.T, m serverMode) {
+		srv, ended := m.echo(t, false, nil)
 		for _, code := range []StatusCode{1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999} {
 			c := dialRaw(t, srv)
 			c.send(true, frame.OpClose, closePayload(int(code), "reason"))
@@ -187,8 +187,8 @@ func TestValidCloseCodesEchoed(t *testing.T) {
 }
 
 func TestReadLimit(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
-		srv, ended := echo(t, false, &AcceptOptions{ConnOptions: ConnOptions{ReadLimit: 1000}})
+	eachServer(t, func(t *testing.T, m serverMode) {
+		srv, ended := m.echo(t, false, &AcceptOptions{ConnOptions: ConnOptions{ReadLimit: 1000}})
 		c := dialRaw(t, srv)
 		c.send(true, frame.OpBinary, make([]byte, 1000))
 		c.expectMessage(frame.OpBinary, make([]byte, 1000))
@@ -203,8 +203,8 @@ func TestReadLimit(t *testing.T) {
 }
 
 func TestMaxFrameSize(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
-		srv, _ := echo(t, false, &AcceptOptions{ConnOptions: ConnOptions{MaxFrameSize: 100}})
+	eachServer(t, func(t *testing.T, m serverMode) {
+		srv, _ := m.echo(t, false, &AcceptOptions{ConnOptions: ConnOptions{MaxFrameSize: 100}})
 		c := dialRaw(t, srv)
 		c.send(false, frame.OpBinary, make([]byte, 100))
 		c.send(true, frame.OpContinuation, make([]byte, 100))
@@ -215,8 +215,8 @@ func TestMaxFrameSize(t *testing.T) {
 }
 
 func TestErrorsNameTheRule(t *testing.T) {
-	eachServer(t, func(t *testing.T, echo echoStart) {
-		srv, ended := echo(t, false, nil)
+	eachServer(t, func(t *testing.T, m serverMode) {
+		srv, ended := m.echo(t, false, nil)
 		c := dialRaw(t, srv)
 		c.write(frameBytes(true, 0, frame.OpText, []byte("x"), true))
 		c.expectClose(1002)
