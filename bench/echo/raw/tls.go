@@ -32,6 +32,9 @@ type nbConn struct {
 	drained bool
 }
 
+// Read reads what the socket has. In the loop, a socket with nothing fails
+// the read with os.ErrDeadlineExceeded (temporary: crypto/tls keeps
+// nothing of it); before, the read waits for the socket.
 func (n *nbConn) Read(p []byte) (int, error) {
 	if n.drained && !n.blocking {
 		n.drained = false
@@ -114,7 +117,7 @@ func (l *loop) handshake(fd int) {
 		syscall.Close(fd)
 		return
 	}
-	nb.blocking = false
+	nb.blocking, nb.drained = false, false // the loop reads what is left
 	l.mu.Lock()
 	l.adopted = append(l.adopted, c)
 	l.mu.Unlock()
