@@ -90,10 +90,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		stop := cfg.Profile()
-		go serveTLS(ln)
-		server.WaitSignal()
-		stop()
+		serveUntilSignal(cfg, func() { serveTLS(ln) })
 		return
 	}
 	lfd, err := listen(cfg.Addr)
@@ -104,11 +101,17 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	stop := cfg.Profile()
-	go func() {
+	serveUntilSignal(cfg, func() {
 		runtime.LockOSThread()
 		l.run()
-	}()
+	})
+}
+
+// serveUntilSignal runs serve on its goroutine, under the -cpuprofile
+// profile if asked for, until SIGINT or SIGTERM.
+func serveUntilSignal(cfg server.Config, serve func()) {
+	stop := cfg.Profile()
+	go serve()
 	server.WaitSignal()
 	stop()
 }
